@@ -1,0 +1,67 @@
+"""pytest-genai: test and evaluate LLM applications under plain pytest.
+
+The public API is imported on first use (PEP 562), so that loading the plugin in a suite that
+never scores anything costs nothing: `import pytest_genai` imports no pydantic, litellm or OTel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "assert_scored": "pytest_genai.scoring.assertions",
+    "scorer": "pytest_genai.scoring.base",
+    "Scorer": "pytest_genai.scoring.base",
+    "Feedback": "pytest_genai.results",
+    "CaseResult": "pytest_genai.results",
+    "AssessmentSource": "pytest_genai.results",
+    "AssessmentSourceType": "pytest_genai.results",
+    "ScoresFailed": "pytest_genai.errors",
+    "ScorerError": "pytest_genai.errors",
+    "CaseRecorder": "pytest_genai.recording",
+    "Settings": "pytest_genai.config",
+}
+_MODULES = {"scorers": "pytest_genai.scorers"}
+
+__all__ = [
+    "AssessmentSource",
+    "AssessmentSourceType",
+    "CaseRecorder",
+    "CaseResult",
+    "Feedback",
+    "Scorer",
+    "ScorerError",
+    "ScoresFailed",
+    "Settings",
+    "__version__",
+    "assert_scored",
+    "scorer",
+    "scorers",
+]
+
+if TYPE_CHECKING:
+    from pytest_genai import scorers
+    from pytest_genai.config import Settings
+    from pytest_genai.errors import ScorerError, ScoresFailed
+    from pytest_genai.recording import CaseRecorder
+    from pytest_genai.results import AssessmentSource, AssessmentSourceType, CaseResult, Feedback
+    from pytest_genai.scoring.assertions import assert_scored
+    from pytest_genai.scoring.base import Scorer, scorer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_genai' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,170 @@
+"""Settings: one typed object, built once per run.
+
+Every option exists in up to three places, looked up in this order: the command line
+(`--genai-*`), the environment (`GENAI_*`) and the ini file (`genai_*`), then its default. The
+table `OPTIONS` is the single description of them all: the plugin registers the command-line
+flags and ini keys from it and `Settings.from_pytest_config` reads them back.
+
+This module is imported when the plugin loads, so it stays light (no pydantic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from _pytest.config.argparsing import Parser
+
+DEFAULT_JUDGE_MODEL = "openai/gpt-4o-mini"
+
+
+class OptionError(ValueError):
+    """A value that an option does not accept; the message says what it accepts."""
+
+
+def _parse_path(text: str) -> Path:
+    if not text.strip():
+        raise OptionError("expected a file path, got an empty value")
+    return Path(text)
+
+
+def _parse_positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise OptionError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _parse_model(text: str) -> str:
+    """A litellm model string (`provider/model`); MLflow's `provider:/model` is accepted too."""
+    model = text.strip()
+    if ":/" in model:
+        provider, _, name = model.partition(":/")
+        model = f"{provider}/{name}"
+    if not model or model.startswith("/") or model.endswith("/") or any(c.isspace() for c in model):
+        raise OptionError(
+            f"expected a litellm model string such as 'openai/gpt-4o-mini', got {text!r}"
+        )
+    return model
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One setting: its field on `Settings`, where it is read from, and how it is parsed."""
+
+    field: str
+    help: str
+    parse: Callable[[str], Any]
+    metavar: str
+
+    @property
+    def flag(self) -> str:
+        return "--genai-" + self.field.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "genai_" + self.field
+
+    @property
+    def env(self) -> str:
+        return "GENAI_" + self.field.upper()
+
+    @property
+    def dest(self) -> str:
+        return "genai_" + self.field
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "report",
+        "write a JSON report of every scored case and the aggregates to PATH",
+        _parse_path,
+        "PATH",
+    ),
+    Option(
+        "judge_model",
+        f"litellm model string of the LLM judge (default: {DEFAULT_JUDGE_MODEL})",
+        _parse_model,
+        "MODEL",
+    ),
+    Option(
+        "max_value_chars",
+        "truncate recorded inputs, outputs, expectations and rationales to N characters "
+        "(default: 4000)",
+        _parse_positive_int,
+        "N",
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of pytest-genai for one run."""
+
+    report: Path | None = None
+    judge_model: str = DEFAULT_JUDGE_MODEL
+    max_value_chars: int = 4000
+
+    @classmethod
+    def resolve(
+        cls,
+        cli: Mapping[str, str | None],
+        env: Mapping[str, str],
+        ini: Mapping[str, str | None],
+        base_dir: Path | None = None,
+    ) -> Settings:
+        """Build settings from raw strings; `cli` and `ini` are keyed by `Option.field`.
+
+        Raises `pytest.UsageError` naming the option, where its value came from and the fix.
+        """
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            for source, raw in (
+                (f"{option.flag} on the command line", cli.get(option.field)),
+                (f"environment variable {option.env}", env.get(option.env)),
+                (f"ini option {option.ini}", ini.get(option.field)),
+            ):
+                if raw is None:
+                    continue
+                try:
+                    values[option.field] = option.parse(raw)
+                except OptionError as exc:
+                    raise pytest.UsageError(
+                        f"pytest-genai: bad value for {source}: {exc}. "
+                        f"Fix it, or see `pytest --help` (group 'genai')."
+                    ) from None
+                break
+        report = values.get("report")
+        if report is not None and base_dir is not None and not report.is_absolute():
+            # Relative paths count from where pytest was invoked, as --junitxml's do.
+            values["report"] = base_dir / report
+        return cls(**values)
+
+    @classmethod
+    def from_pytest_config(cls, config: pytest.Config) -> Settings:
+        cli = {option.field: config.getoption(option.dest, None) for option in OPTIONS}
+        ini = {option.field: config.getini(option.ini) or None for option in OPTIONS}
+        return cls.resolve(cli, os.environ, ini, config.invocation_params.dir)
+
+
+def add_options(parser: Parser) -> None:
+    """Register every option as a `--genai-*` flag in the 'genai' group and a `genai_*` ini key."""
+    group = parser.getgroup("genai", "pytest-genai: LLM evaluation")
+    for option in OPTIONS:
+        group.addoption(
+            option.flag,
+            dest=option.dest,
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help}. Env: {option.env}; ini: {option.ini}.",
+        )
+        parser.addini(option.ini, help=option.help, default="")

@@ -1,0 +1,123 @@
+"""The pytest entry point (`pytest11: genai`). Each hook delegates to the run state or a helper.
+
+Loaded in every pytest run of an environment where pytest-genai is installed, so it imports only
+what every run needs; results, scorers and reports are imported when a test first uses them.
+Turn it off with `-p no:genai`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_genai.config import Settings, add_options
+from pytest_genai.current import CURRENT_ITEM, RECORDER_KEY
+from pytest_genai.session import REPORT_ATTR, SESSION_KEY, GenaiSession
+
+if TYPE_CHECKING:
+    from pytest_genai.recording import CaseRecorder
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register the `pytest_genai_*` hooks other plugins may implement."""
+    from pytest_genai import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The 'genai' option group and its ini keys."""
+    add_options(parser)
+
+
+CONTROLLER_PLUGIN = "genai-controller"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve settings once (a bad value is a usage error) and make the run state.
+
+    The hooks that collect results and write reports run only in the controller process (or the
+    single process without xdist), so they are registered only there.
+    """
+    state = GenaiSession(config, Settings.from_pytest_config(config))
+    config.stash[SESSION_KEY] = state
+    if not state.is_worker:
+        config.pluginmanager.register(ControllerHooks(state), CONTROLLER_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin(CONTROLLER_PLUGIN)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+    if SESSION_KEY in config.stash:
+        del config.stash[SESSION_KEY]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Make the running item known to `assert_scored` for the duration of its protocol."""
+    token = CURRENT_ITEM.set(item)
+    try:
+        return (yield)
+    finally:
+        CURRENT_ITEM.reset(token)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`."""
+    report = yield
+    recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        if "genai" not in getattr(item, "fixturenames", ()):
+            return report
+        from pytest_genai.recording import recorder_for
+
+        recorder = recorder_for(item)
+    recorder.note_phase(report, call)
+    if report.when == "teardown":
+        from pytest_genai.report.junit import case_properties
+
+        case = recorder.result()
+        setattr(report, REPORT_ATTR, case.model_dump(mode="json"))
+        report.user_properties.extend(case_properties(case))
+    return report
+
+
+class ControllerHooks:
+    """Hooks of the process that aggregates: collect each `CaseResult`, then report."""
+
+    def __init__(self, state: GenaiSession) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the `CaseResult` a teardown report carries (from this process or a worker)."""
+        if report.when == "teardown" and hasattr(report, REPORT_ATTR):
+            self.state.on_report(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        """JSON report and step summary; suite properties go in before JUnit XML is written."""
+        self.state.finish(int(exitstatus))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """The 'genai quality' section; nothing at all when no test recorded a score."""
+        lines = self.state.terminal_lines()
+        if lines:
+            terminalreporter.write_sep("=", "genai quality")
+            for line in lines:
+                terminalreporter.write_line(line)
+        if self.state.settings.report is not None:
+            terminalreporter.write_line(f"genai report: {self.state.settings.report}")
+
+
+@pytest.fixture
+def genai(request: pytest.FixtureRequest) -> CaseRecorder:
+    """This test's recorder: `genai.record("tone", 0.9)`, `genai.feedback`, `genai.set_case()`."""
+    from pytest_genai.recording import recorder_for
+
+    return recorder_for(request.node)

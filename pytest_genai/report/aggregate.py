@@ -1,0 +1,175 @@
+"""Aggregation: per suite and scorer, how many cases passed, failed, errored, and the statistics."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from pytest_genai.results import CaseResult, Feedback
+
+NO_SCORER = "(no score)"
+"""The scorer column for cases of a suite that produced no score at all (e.g. setup errors)."""
+
+DEFAULT_AGGREGATIONS = ("mean", "min")
+
+CaseStatus = Literal["passed", "failed", "error", "skipped", "info"]
+
+
+class ScorerSummary(BaseModel):
+    """One row of the quality summary: one scorer over the cases of one suite."""
+
+    suite: str
+    scorer: str
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    info: int = 0
+    pass_rate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    stats: dict[str, float] = Field(default_factory=dict)
+    aggregations: list[str] = Field(default_factory=lambda: list(DEFAULT_AGGREGATIONS))
+
+    @property
+    def judged(self) -> int:
+        """Cases that count towards the pass rate: passed, failed and errors."""
+        return self.passed + self.failed + self.errors
+
+
+def wilson_interval(
+    successes: int, total: int, z: float = 1.959963984540054
+) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (95% by default)."""
+    if total <= 0:
+        raise ValueError("the Wilson interval needs at least one trial")
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    margin = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return max(0.0, centre - margin), min(1.0, centre + margin)
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def statistics(values: list[float], names: Iterable[str]) -> dict[str, float]:
+    """The named statistics of `values` (mean, min, max, median, p90, variance)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    mean = math.fsum(ordered) / len(ordered)
+    available = {
+        "mean": lambda: mean,
+        "min": lambda: ordered[0],
+        "max": lambda: ordered[-1],
+        "median": lambda: _quantile(ordered, 0.5),
+        "p90": lambda: _quantile(ordered, 0.9),
+        "variance": lambda: math.fsum((v - mean) ** 2 for v in ordered) / len(ordered),
+    }
+    return {name: round(available[name](), 6) for name in names if name in available}
+
+
+def _case_status(feedback: list[Feedback]) -> CaseStatus:
+    """One case's status for one scorer: any error wins, then any failure."""
+    statuses = {f.status for f in feedback}
+    for status in ("error", "failed", "passed"):
+        if status in statuses:
+            return status  # type: ignore[return-value]
+    return "info"
+
+
+def _numeric(feedback: list[Feedback]) -> list[float]:
+    return [
+        float(f.value)
+        for f in feedback
+        if f.error is None and isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
+    ]
+
+
+def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
+    """Summaries per suite and scorer, sorted by suite then scorer.
+
+    A case that produced no score for a scorer its suite uses counts as an error when the case
+    failed or errored, and as skipped when it was skipped: nothing is hidden from the pass rate.
+    """
+    by_suite: dict[str, list[CaseResult]] = defaultdict(list)
+    for case in cases:
+        by_suite[case.suite].append(case)
+
+    summaries: list[ScorerSummary] = []
+    for suite in sorted(by_suite):
+        suite_cases = by_suite[suite]
+        names = sorted({f.name for case in suite_cases for f in case.feedback}) or [NO_SCORER]
+        for name in names:
+            row = ScorerSummary(suite=suite, scorer=name)
+            values: list[float] = []
+            for case in suite_cases:
+                mine = [f for f in case.feedback if f.name == name]
+                if mine:
+                    status: CaseStatus = _case_status(mine)
+                    values.extend(_numeric(mine))
+                    for f in mine:
+                        if f.aggregations:
+                            row.aggregations = list(f.aggregations)
+                elif case.outcome == "skipped":
+                    status = "skipped"
+                elif case.outcome in ("failed", "error"):
+                    status = "error"
+                else:
+                    continue  # this case passed without using this scorer
+                row.cases += 1
+                if status == "passed":
+                    row.passed += 1
+                elif status == "failed":
+                    row.failed += 1
+                elif status == "error":
+                    row.errors += 1
+                elif status == "skipped":
+                    row.skipped += 1
+                else:
+                    row.info += 1
+            if row.judged:
+                row.pass_rate = round(row.passed / row.judged, 6)
+                low, high = wilson_interval(row.passed, row.judged)
+                row.ci_low, row.ci_high = round(low, 6), round(high, 6)
+            row.stats = statistics(values, row.aggregations)
+            summaries.append(row)
+    return summaries
+
+
+class Totals(BaseModel):
+    """Case outcomes over the whole run (each case once, whatever its number of scorers)."""
+
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    feedback: int = 0
+
+
+def totals(cases: Iterable[CaseResult]) -> Totals:
+    result = Totals()
+    for case in cases:
+        result.cases += 1
+        result.feedback += len(case.feedback)
+        if case.outcome == "passed":
+            result.passed += 1
+        elif case.outcome == "failed":
+            result.failed += 1
+        elif case.outcome == "error":
+            result.errors += 1
+        else:
+            result.skipped += 1
+    return result

@@ -1,0 +1,93 @@
+"""The JSON report (`--genai-report`): run metadata, every case and the aggregates, versioned."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pytest_genai.report.aggregate import ScorerSummary, Totals
+from pytest_genai.results import CaseResult
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a field changes meaning or goes away (adding fields does not bump it)."""
+
+_SECRET_ARG = re.compile(r"(?i)(key|token|secret|password|passwd|auth)[^=]*=")
+
+
+class RunInfo(BaseModel):
+    """Where and how the run happened."""
+
+    started_at: str
+    finished_at: str
+    duration: float
+    exit_status: int
+    plugin_version: str
+    pytest_version: str
+    python_version: str
+    platform: str
+    git_commit: str | None = None
+    pytest_args: list[str]
+    judge_model: str
+
+
+class Report(BaseModel):
+    """The whole JSON report."""
+
+    schema_version: int = SCHEMA_VERSION
+    run: RunInfo
+    totals: Totals
+    summaries: list[ScorerSummary]
+    cases: list[CaseResult]
+
+
+def redact_args(args: Sequence[str]) -> list[str]:
+    """Command-line arguments with the values of anything that looks like a secret masked."""
+    redacted = []
+    for arg in args:
+        match = _SECRET_ARG.search(arg)
+        redacted.append(arg[: match.end()] + "***" if match else arg)
+    return redacted
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit being tested: `GITHUB_SHA` in Actions, else `git rev-parse HEAD`, else None."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = done.stdout.strip()
+    return out if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", out) else None
+
+
+def python_info() -> tuple[str, str]:
+    return platform.python_version(), platform.platform(terse=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,70 @@
+"""The quality summary as a table, shared by the terminal and the GitHub step summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pytest_genai.report.aggregate import DEFAULT_AGGREGATIONS, ScorerSummary, Totals
+
+HEADERS = [
+    "suite",
+    "scorer",
+    "cases",
+    "passed",
+    "failed",
+    "errors",
+    "skipped",
+    "pass rate",
+    "95% CI",
+    "mean",
+    "min",
+]
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows; an extra column shows statistics a scorer asked for beyond mean/min."""
+    extra = any(set(s.stats) - set(DEFAULT_AGGREGATIONS) for s in summaries)
+    headers = HEADERS + (["more"] if extra else [])
+    table = []
+    for s in summaries:
+        ci = "-" if s.ci_low is None else f"{s.ci_low:.1%}-{s.ci_high:.1%}"
+        row = [
+            s.suite,
+            s.scorer,
+            str(s.cases),
+            str(s.passed),
+            str(s.failed),
+            str(s.errors),
+            str(s.skipped),
+            _percent(s.pass_rate),
+            ci,
+            _number(s.stats.get("mean")),
+            _number(s.stats.get("min")),
+        ]
+        if extra:
+            more = (f"{k}={v:.4g}" for k, v in s.stats.items() if k not in DEFAULT_AGGREGATIONS)
+            row.append(" ".join(more))
+        table.append(row)
+    return headers, table
+
+
+def render(summaries: Sequence[ScorerSummary], tablefmt: str) -> str:
+    from tabulate import tabulate
+
+    headers, table = rows(summaries)
+    return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
+def totals_line(t: Totals) -> str:
+    return (
+        f"{t.cases} scored tests: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
+        f"{t.skipped} skipped; {t.feedback} scores recorded"
+    )

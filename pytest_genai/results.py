@@ -1,0 +1,248 @@
+"""The data that travels: `Feedback`, `CaseResult` and the rules that decide a pass.
+
+These are pydantic models because they cross process boundaries (xdist workers send them to
+the controller as plain dicts on the test report) and end up in JSON reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Value = bool | int | float | str | None
+"""What a scorer's verdict may hold: a boolean, a number, a verdict or label string, or nothing."""
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class AssessmentSourceType(str, enum.Enum):
+    """Who produced a `Feedback` (MLflow's assessment source types)."""
+
+    CODE = "CODE"
+    LLM_JUDGE = "LLM_JUDGE"
+    HUMAN = "HUMAN"
+
+
+class AssessmentSource(BaseModel):
+    """Where a verdict came from: the kind of source and an id (scorer name, judge model, user)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_type: AssessmentSourceType = AssessmentSourceType.CODE
+    source_id: str | None = None
+
+
+class FeedbackError(BaseModel):
+    """Why a scorer could not produce a value: the exception type and its message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error_type: str
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> FeedbackError:
+        return cls(error_type=type(exc).__name__, message=str(exc) or repr(exc))
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+
+class Feedback(BaseModel):
+    """One verdict of one scorer on one case.
+
+    `passed` is decided by the scorer's pass rule: `True`/`False`, or `None` for a value that is
+    informational only (a number without a threshold). A `Feedback` with `error` set means the
+    scorer could not produce a value; it is never counted as a pass.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    value: Value = None
+    rationale: str | None = None
+    passed: bool | None = None
+    error: FeedbackError | None = None
+    source: AssessmentSource = Field(default_factory=AssessmentSource)
+    pass_rule: str | None = None
+    aggregations: list[str] | None = None
+    duration: float | None = None
+    cost: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def status(self) -> Literal["passed", "failed", "error", "info"]:
+        """`error` when no value was produced, else the pass rule's answer (`info`: no rule)."""
+        if self.error is not None:
+            return "error"
+        if self.passed is None:
+            return "info"
+        return "passed" if self.passed else "failed"
+
+    def describe(self) -> str:
+        """A one-line human summary used in failure messages."""
+        if self.error is not None:
+            return f"{self.name}: ERROR {self.error}"
+        text = f"{self.name}: {self.value!r}"
+        if self.pass_rule:
+            text += f" (pass rule: {self.pass_rule})"
+        if self.rationale:
+            text += f"\n    rationale: {self.rationale}"
+        return text
+
+
+class CaseResult(BaseModel):
+    """Everything one test recorded: what it evaluated and every verdict on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodeid: str
+    suite: str
+    case_id: str
+    inputs: Any = None
+    outputs: Any = None
+    expectations: Any = None
+    feedback: list[Feedback] = Field(default_factory=list)
+    outcome: Outcome = "passed"
+    duration: float | None = None
+    error: str | None = None
+
+
+_TRUNCATED = "…[truncated {} chars]"
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """Cut `text` to about `limit` characters, saying how much was dropped."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    return text[:limit] + _TRUNCATED.format(len(text) - limit)
+
+
+def json_safe(value: Any, max_chars: int, _depth: int = 0) -> Any:
+    """Turn any value into JSON-compatible data, with long strings truncated.
+
+    Pydantic models and dataclasses become dicts, sets and tuples become lists, floats that JSON
+    can't hold (nan, inf) and unknown objects become their `repr`.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return truncate_text(value, max_chars)
+    if _depth > 20:
+        return truncate_text(repr(value), max_chars)
+    if isinstance(value, dict):
+        return {
+            truncate_text(str(k), max_chars): json_safe(v, max_chars, _depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [json_safe(v, max_chars, _depth + 1) for v in items]
+    if isinstance(value, bytes):
+        return truncate_text(value.decode("utf-8", errors="replace"), max_chars)
+    if isinstance(value, BaseModel):
+        return json_safe(value.model_dump(mode="json"), max_chars, _depth + 1)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(dataclasses.asdict(value), max_chars, _depth + 1)
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value, max_chars, _depth + 1)
+    return truncate_text(repr(value), max_chars)
+
+
+def as_text(value: Any) -> str:
+    """The text a text scorer looks at: strings as they are, structures as compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+YES_WORDS = frozenset({"yes", "y", "pass", "passed", "true", "correct", "ok", "good", "1"})
+NO_WORDS = frozenset({"no", "n", "fail", "failed", "false", "incorrect", "wrong", "bad", "0"})
+UNKNOWN_WORDS = frozenset({"unknown", "unsure", "n/a", "na", "none", "undetermined"})
+
+
+def normalize_verdict(text: str) -> str | None:
+    """Map a verdict word to MLflow's `yes` / `no` / `unknown`; `None` if it is no verdict."""
+    word = text.strip().strip(".!\"'`*").lower()
+    if word in YES_WORDS:
+        return "yes"
+    if word in NO_WORDS:
+        return "no"
+    if word in UNKNOWN_WORDS:
+        return "unknown"
+    return None
+
+
+class PassRule:
+    """Decides whether a scorer's value passes.
+
+    The default rule: `True` and the verdict `yes` pass, `False`, `no` and `unknown` fail, numbers
+    and other strings are informational (`None`). `threshold` makes numbers pass at or above it;
+    `check` is any callable `value -> bool` with a description for messages.
+    """
+
+    __slots__ = ("_check", "description", "threshold")
+
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        check: Any = None,
+        description: str | None = None,
+    ) -> None:
+        if threshold is not None and check is not None:
+            raise TypeError("give a pass rule as threshold= or as pass_if=, not both")
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+        ):
+            raise TypeError(f"threshold must be a number, got {threshold!r}")
+        if check is not None and not callable(check):
+            raise TypeError(f"pass_if must be callable (value -> bool), got {check!r}")
+        self.threshold = threshold
+        self._check = check
+        if description is None:
+            if threshold is not None:
+                description = f">= {threshold:g}"
+            elif check is not None:
+                description = getattr(check, "__name__", "custom rule")
+        self.description = description
+
+    def __call__(self, value: Value) -> bool | None:
+        if self._check is not None:
+            return bool(self._check(value))
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            return None if self.threshold is None else value >= self.threshold
+        if isinstance(value, str):
+            verdict = normalize_verdict(value)
+            if verdict is None:
+                return None
+            return verdict == "yes"
+        return None
+
+    def describe(self, value: Value) -> str | None:
+        """The rule as shown next to a value; the default rule only names itself for verdicts."""
+        if self.description:
+            return self.description
+        if isinstance(value, bool):
+            return "is true"
+        if isinstance(value, str) and normalize_verdict(value) is not None:
+            return "verdict is yes"
+        return None
