@@ -58,9 +58,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_genai' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    # Not cached in globals(): the module's own attribute stays the one source of truth.
+    return getattr(importlib.import_module(module), name)
 
 
 def __dir__() -> list[str]:

@@ -79,7 +79,7 @@ def pytest_runtest_makereport(
 
         recorder = recorder_for(item)
     recorder.note_phase(report, call)
-    if report.when == "teardown":
+    if report.when == "teardown" and recorder.has_result():
         from pytest_genai.report.junit import case_properties
 
         case = recorder.result()

@@ -139,6 +139,13 @@ class CaseRecorder:
             text = excinfo.exconly() if excinfo is not None else report.longreprtext
             self._error = truncate_text(text.strip(), self.max_value_chars)
 
+    def has_result(self) -> bool:
+        """Whether this test is a case to report: it scored something, or it did not pass.
+
+        A test that took the `genai` fixture and passed without recording anything is not one.
+        """
+        return bool(self._feedback) or self._outcome != "passed"
+
     def result(self) -> CaseResult:
         """The `CaseResult` so far; a scorer error makes the outcome `error`."""
         feedback = self.feedback

@@ -2,6 +2,14 @@ from __future__ import annotations
 
 import pytest
 
+# pytester's in-process runs drop modules first imported during a run; import the whole package
+# here so every run (and this session) shares one copy of each class.
+import pytest_genai.report.github
+import pytest_genai.report.json_report
+import pytest_genai.report.junit
+import pytest_genai.scorers
+import pytest_genai.scoring.assertions  # noqa: F401
+
 XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}
 
 

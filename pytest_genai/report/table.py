@@ -60,7 +60,10 @@ def render(summaries: Sequence[ScorerSummary], tablefmt: str) -> str:
     from tabulate import tabulate
 
     headers, table = rows(summaries)
-    return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    align = ["left", "left"] + ["right"] * (len(headers) - 2)
+    return tabulate(
+        table, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=align
+    )
 
 
 def totals_line(t: Totals) -> str:
