@@ -121,39 +121,43 @@ class Settings:
         env: Mapping[str, str],
         ini: Mapping[str, str | None],
         base_dir: Path | None = None,
+        ini_dir: Path | None = None,
     ) -> Settings:
         """Build settings from raw strings; `cli` and `ini` are keyed by `Option.field`.
 
+        Empty strings count as unset. Relative paths count from `base_dir` (where pytest was
+        invoked) when given on the command line or in the environment, and from `ini_dir` (the
+        ini file's folder) when given in the ini file.
         Raises `pytest.UsageError` naming the option, where its value came from and the fix.
         """
         values: dict[str, Any] = {}
         for option in OPTIONS:
-            for source, raw in (
-                (f"{option.flag} on the command line", cli.get(option.field)),
-                (f"environment variable {option.env}", env.get(option.env)),
-                (f"ini option {option.ini}", ini.get(option.field)),
+            for source, raw, folder in (
+                (f"{option.flag} on the command line", cli.get(option.field), base_dir),
+                (f"environment variable {option.env}", env.get(option.env), base_dir),
+                (f"ini option {option.ini}", ini.get(option.field), ini_dir),
             ):
-                if raw is None:
+                if raw is None or raw == "":
                     continue
                 try:
-                    values[option.field] = option.parse(raw)
+                    value = option.parse(raw)
                 except OptionError as exc:
                     raise pytest.UsageError(
                         f"pytest-genai: bad value for {source}: {exc}. "
                         f"Fix it, or see `pytest --help` (group 'genai')."
                     ) from None
+                if isinstance(value, Path) and folder is not None and not value.is_absolute():
+                    value = folder / value
+                values[option.field] = value
                 break
-        report = values.get("report")
-        if report is not None and base_dir is not None and not report.is_absolute():
-            # Relative paths count from where pytest was invoked, as --junitxml's do.
-            values["report"] = base_dir / report
         return cls(**values)
 
     @classmethod
     def from_pytest_config(cls, config: pytest.Config) -> Settings:
         cli = {option.field: config.getoption(option.dest, None) for option in OPTIONS}
         ini = {option.field: config.getini(option.ini) or None for option in OPTIONS}
-        return cls.resolve(cli, os.environ, ini, config.invocation_params.dir)
+        ini_dir = config.inipath.parent if config.inipath is not None else config.rootpath
+        return cls.resolve(cli, os.environ, ini, config.invocation_params.dir, ini_dir)
 
 
 def add_options(parser: Parser) -> None:

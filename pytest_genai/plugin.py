@@ -14,7 +14,8 @@ import pytest
 
 from pytest_genai.config import Settings, add_options
 from pytest_genai.current import CURRENT_ITEM, RECORDER_KEY
-from pytest_genai.session import REPORT_ATTR, SESSION_KEY, GenaiSession
+from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
+from pytest_genai.session import IMPLICIT_ATTR, REPORT_ATTR, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
     from pytest_genai.recording import CaseRecorder
@@ -69,22 +70,39 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`."""
+    """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`.
+
+    A test that did not pass gets an outcome even if it never used pytest-genai: it may be a
+    case of a scored suite that crashed before reaching its scorers (the controller decides).
+    """
     report = yield
     recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
-    if recorder is None:
-        if "genai" not in getattr(item, "fixturenames", ()):
-            return report
+    if recorder is not None:
+        outcome = recorder.outcome
+    elif "genai" in getattr(item, "fixturenames", ()):
         from pytest_genai.recording import recorder_for
 
         recorder = recorder_for(item)
-    recorder.note_phase(report, call)
-    if report.when == "teardown" and recorder.has_result():
-        from pytest_genai.report.junit import case_properties
+        outcome = recorder.outcome
+    else:
+        outcome = item.stash.get(OUTCOME_KEY, None)
+        if outcome is None:
+            if report.passed:
+                return report
+            state = item.config.stash[SESSION_KEY]
+            outcome = TestOutcome(item, state.settings.max_value_chars)
+            item.stash[OUTCOME_KEY] = outcome
+    outcome.note_phase(report, call)
+    if report.when == "teardown":
+        recorder = item.stash.get(RECORDER_KEY, None)  # a teardown may have scored
+        if recorder is not None and recorder.has_result():
+            from pytest_genai.report.junit import case_properties
 
-        case = recorder.result()
-        setattr(report, REPORT_ATTR, case.model_dump(mode="json"))
-        report.user_properties.extend(case_properties(case))
+            case = recorder.result()
+            setattr(report, REPORT_ATTR, case.model_dump(mode="json"))
+            report.user_properties.extend(case_properties(case))
+        elif recorder is None and outcome.outcome != "passed":
+            setattr(report, IMPLICIT_ATTR, outcome.as_dict())
     return report
 
 
@@ -96,7 +114,7 @@ class ControllerHooks:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect the `CaseResult` a teardown report carries (from this process or a worker)."""
-        if report.when == "teardown" and hasattr(report, REPORT_ATTR):
+        if report.when == "teardown":
             self.state.on_report(report)
 
     @pytest.hookimpl(tryfirst=True)

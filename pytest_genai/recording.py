@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.current import CURRENT_ITEM, RECORDER_KEY
-from pytest_genai.errors import ScorerError
+from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 from pytest_genai.results import (
     AssessmentSource,
     AssessmentSourceType,
     CaseResult,
     Feedback,
-    Outcome,
     PassRule,
     json_safe,
     truncate_text,
@@ -27,14 +26,6 @@ if TYPE_CHECKING:
 _UNSET: Any = object()
 
 
-def suite_and_case(item: pytest.Item) -> tuple[str, str]:
-    """The suite (the test function's node id, without parameters) and the case id."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and item.nodeid.endswith(f"[{callspec.id}]"):
-        return item.nodeid[: -len(callspec.id) - 2], callspec.id
-    return item.nodeid, item.name
-
-
 class CaseRecorder:
     """What one test recorded: the case it evaluated and every `Feedback` on it.
 
@@ -43,17 +34,16 @@ class CaseRecorder:
 
     def __init__(self, item: pytest.Item, max_value_chars: int) -> None:
         self.config = item.config
+        self.outcome = item.stash.get(OUTCOME_KEY, None) or TestOutcome(item, max_value_chars)
         self.nodeid = item.nodeid
-        self.suite, self.case_id = suite_and_case(item)
+        self.suite, self.case_id = self.outcome.suite, self.outcome.case_id
         self.max_value_chars = max_value_chars
         self.inputs: Any = None
         self.outputs: Any = None
         self.expectations: Any = None
         self._feedback: list[Feedback] = []
         self._lock = threading.Lock()
-        self._outcome: Outcome = "passed"
-        self._error: str | None = None
-        self._duration = 0.0
+        self._uses_fixture = "genai" in getattr(item, "fixturenames", ())
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -104,6 +94,15 @@ class CaseRecorder:
         self.add([feedback])
         return feedback
 
+    @property
+    def explicit(self) -> bool:
+        """Whether the test used pytest-genai itself (the fixture, or recorded a score).
+
+        Otherwise the recorder only exists because the test did not pass, and the case counts
+        only in a suite whose other cases were scored.
+        """
+        return self._uses_fixture or bool(self._feedback)
+
     def add(self, feedback: list[Feedback]) -> None:
         with self._lock:
             self._feedback.extend(feedback)
@@ -119,67 +118,41 @@ class CaseRecorder:
         if expectations is not None:
             self.expectations = expectations
 
-    def note_phase(self, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
-        """Fold one phase's report into the case outcome (worst wins: error > failed > skipped)."""
-        self._duration += report.duration
-        if report.passed:
-            return
-        if report.skipped:
-            if self._outcome == "passed":
-                self._outcome = "skipped"
-            return
-        excinfo = call.excinfo
-        if report.when == "call" and excinfo is not None and _is_failed_verdict(excinfo):
-            outcome: Outcome = "failed"
-        else:
-            outcome = "error"
-        if self._outcome != "error":
-            self._outcome = outcome
-        if self._error is None:
-            text = excinfo.exconly() if excinfo is not None else report.longreprtext
-            self._error = truncate_text(text.strip(), self.max_value_chars)
-
     def has_result(self) -> bool:
         """Whether this test is a case to report: it scored something, or it did not pass.
 
         A test that took the `genai` fixture and passed without recording anything is not one.
         """
-        return bool(self._feedback) or self._outcome != "passed"
+        return bool(self._feedback) or self.outcome.outcome != "passed"
 
     def result(self) -> CaseResult:
         """The `CaseResult` so far; a scorer error makes the outcome `error`."""
         feedback = self.feedback
-        outcome = self._outcome
-        if outcome != "error" and any(f.error is not None for f in feedback):
-            outcome = "error"
+        base = self.outcome.as_dict()
+        if base["outcome"] != "error" and any(f.error is not None for f in feedback):
+            base["outcome"] = "error"
         limit = self.max_value_chars
-        if any(f.rationale and len(f.rationale) > limit for f in feedback):
-            feedback = [
-                f.model_copy(update={"rationale": truncate_text(f.rationale, limit)})
-                if f.rationale
-                else f
-                for f in feedback
-            ]
         return CaseResult(
-            nodeid=self.nodeid,
-            suite=self.suite,
-            case_id=self.case_id,
+            **base,
             inputs=json_safe(self.inputs, limit),
             outputs=json_safe(self.outputs, limit),
             expectations=json_safe(self.expectations, limit),
-            feedback=feedback,
-            outcome=outcome,
-            duration=round(self._duration, 6),
-            error=self._error,
+            feedback=[_truncated(f, limit) for f in feedback],
         )
 
 
-def _is_failed_verdict(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-    """An assertion (or `pytest.fail`) is a failed verdict; anything else the app or a scorer
-    raised means the case could not be evaluated."""
-    if excinfo.errisinstance(ScorerError):
-        return False
-    return excinfo.errisinstance((AssertionError, pytest.fail.Exception))
+def _truncated(feedback: Feedback, limit: int) -> Feedback:
+    """The feedback with its rationale, string value and error message cut to `limit`."""
+    updates: dict[str, Any] = {}
+    if feedback.rationale and len(feedback.rationale) > limit:
+        updates["rationale"] = truncate_text(feedback.rationale, limit)
+    if isinstance(feedback.value, str) and len(feedback.value) > limit:
+        updates["value"] = truncate_text(feedback.value, limit)
+    if feedback.error is not None and len(feedback.error.message) > limit:
+        updates["error"] = feedback.error.model_copy(
+            update={"message": truncate_text(feedback.error.message, limit)}
+        )
+    return feedback.model_copy(update=updates) if updates else feedback
 
 
 def recorder_for(item: pytest.Item) -> CaseRecorder:

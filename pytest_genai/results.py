@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pytest_genai.outcome import Outcome, truncate_text
+
 Value = bool | int | float | str | None
 """What a scorer's verdict may hold: a boolean, a number, a verdict or label string, or nothing."""
-
-Outcome = Literal["passed", "failed", "error", "skipped"]
 
 
 class AssessmentSourceType(str, enum.Enum):
@@ -113,16 +113,6 @@ class CaseResult(BaseModel):
     outcome: Outcome = "passed"
     duration: float | None = None
     error: str | None = None
-
-
-_TRUNCATED = "…[truncated {} chars]"
-
-
-def truncate_text(text: str, limit: int) -> str:
-    """Cut `text` to about `limit` characters, saying how much was dropped."""
-    if limit <= 0 or len(text) <= limit:
-        return text
-    return text[:limit] + _TRUNCATED.format(len(text) - limit)
 
 
 def json_safe(value: Any, max_chars: int, _depth: int = 0) -> Any:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 REPORT_ATTR = "genai_case"
 """The test-report attribute that carries a test's `CaseResult` (as a dict) to the controller."""
+IMPLICIT_ATTR = "genai_outcome"
+"""Carries the outcome (a dict) of a test that did not pass and never used pytest-genai."""
 
 
 class GenaiSession:
@@ -38,6 +40,7 @@ class GenaiSession:
         self.is_worker = hasattr(config, "workerinput")
         self.started = time.time()
         self._cases: dict[str, CaseResult] = {}
+        self._implicit: dict[str, dict[str, object]] = {}
         self._scorers: dict[str, Scorer] | None = None
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
 
@@ -55,8 +58,13 @@ class GenaiSession:
 
     def on_report(self, report: pytest.TestReport) -> None:
         """Collect the `CaseResult` a teardown report carries (controller only)."""
+        if self.is_worker:
+            return
         payload = getattr(report, REPORT_ATTR, None)
-        if payload is None or self.is_worker:
+        if payload is None:
+            outcome = getattr(report, IMPLICIT_ATTR, None)
+            if outcome is not None:
+                self._implicit[report.nodeid] = outcome
             return
         from pytest_genai.results import CaseResult
 
@@ -64,6 +72,22 @@ class GenaiSession:
         self._cases[case.nodeid] = case
         self._aggregates = None
         self.config.hook.pytest_genai_case_result(case=case, config=self.config)
+
+    def _settle(self) -> None:
+        """Count the failed, errored or skipped tests that never reached a scorer, when other
+        cases of their suite (the same test function) were scored: a crash before
+        `assert_scored` must not vanish from the pass rate."""
+        scored_suites = {case.suite for case in self._cases.values()}
+        wanted = [o for _, o in sorted(self._implicit.items()) if o["suite"] in scored_suites]
+        if wanted:
+            from pytest_genai.results import CaseResult
+
+            for outcome in wanted:
+                case = CaseResult.model_validate(outcome)
+                self._cases[case.nodeid] = case
+                self.config.hook.pytest_genai_case_result(case=case, config=self.config)
+        self._implicit.clear()
+        self._aggregates = None
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -84,6 +108,7 @@ class GenaiSession:
         """At session end on the controller: JUnit suite properties, JSON report, step summary."""
         if self.is_worker:
             return
+        self._settle()
         if self._cases:
             self._add_junit_properties()
             self._write_step_summary()

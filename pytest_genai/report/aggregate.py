@@ -100,8 +100,9 @@ def _numeric(feedback: list[Feedback]) -> list[float]:
 def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
     """Summaries per suite and scorer, sorted by suite then scorer.
 
-    A case that produced no score for a scorer its suite uses counts as an error when the case
-    failed or errored, and as skipped when it was skipped: nothing is hidden from the pass rate.
+    A skipped case counts as skipped for every scorer of its suite. A case that produced no score
+    for a scorer its suite uses counts as an error when the case failed or errored: nothing is
+    hidden from the pass rate.
     """
     by_suite: dict[str, list[CaseResult]] = defaultdict(list)
     for case in cases:
@@ -114,16 +115,17 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
         for name in names:
             row = ScorerSummary(suite=suite, scorer=name)
             values: list[float] = []
+            status: CaseStatus
             for case in suite_cases:
                 mine = [f for f in case.feedback if f.name == name]
-                if mine:
-                    status: CaseStatus = _case_status(mine)
+                if case.outcome == "skipped":
+                    status = "skipped"  # whatever it recorded before skipping
+                elif mine:
+                    status = _case_status(mine)
                     values.extend(_numeric(mine))
                     for f in mine:
                         if f.aggregations:
                             row.aggregations = list(f.aggregations)
-                elif case.outcome == "skipped":
-                    status = "skipped"
                 elif case.outcome in ("failed", "error"):
                     status = "error"
                 else:

@@ -30,9 +30,11 @@ def _number(value: float | None) -> str:
 
 
 def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows; an extra column shows statistics a scorer asked for beyond mean/min."""
+    """Headers and rows. Optional columns: `info` (scored cases whose scorer has no pass rule)
+    and `more` (statistics a scorer asked for beyond mean and min)."""
+    info = any(s.info for s in summaries)
     extra = any(set(s.stats) - set(DEFAULT_AGGREGATIONS) for s in summaries)
-    headers = HEADERS + (["more"] if extra else [])
+    headers = HEADERS[:7] + (["info"] if info else []) + HEADERS[7:] + (["more"] if extra else [])
     table = []
     for s in summaries:
         ci = "-" if s.ci_low is None else f"{s.ci_low:.1%}-{s.ci_high:.1%}"
@@ -44,6 +46,7 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
             str(s.failed),
             str(s.errors),
             str(s.skipped),
+            *([str(s.info)] if info else []),
             _percent(s.pass_rate),
             ci,
             _number(s.stats.get("mean")),

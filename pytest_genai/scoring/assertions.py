@@ -31,8 +31,7 @@ def assert_scored(
     __tracebackhide__ = True
     recorder = current_recorder()
     session = get_session(recorder.config) if recorder is not None else None
-    registered = session.registered_scorers() if session is not None else {}
-    resolved = resolve_scorers(scorers, registered)
+    resolved = resolve_scorers(scorers, session.registered_scorers if session is not None else {})
 
     feedback: list[Feedback] = []
     for scorer in resolved:

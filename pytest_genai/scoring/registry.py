@@ -18,16 +18,19 @@ def collect_plugin_scorers(config: pytest.Config) -> dict[str, Scorer]:
     """Ask every plugin's `pytest_genai_register_scorers` hook for scorers, keyed by name."""
     found: dict[str, Scorer] = {}
     for contributed in config.hook.pytest_genai_register_scorers(config=config):
-        items = contributed.values() if isinstance(contributed, Mapping) else contributed
-        for item in items or ():
+        if isinstance(contributed, Mapping):
+            named = list(contributed.items())
+        else:
+            named = [(getattr(item, "name", None), item) for item in contributed or ()]
+        for name, item in named:
             if not isinstance(item, Scorer):
                 raise TypeError(
                     "pytest_genai_register_scorers must return Scorer objects, "
                     f"got {type(item).__name__}"
                 )
-            if item.name in found and found[item.name] is not item:
-                raise ValueError(f"two plugins register a scorer named {item.name!r}")
-            found[item.name] = item
+            if name in found and found[name] is not item:
+                raise ValueError(f"two plugins register a scorer named {name!r}")
+            found[name] = item
     return found
 
 
@@ -47,12 +50,14 @@ def _builtin(name: str) -> Scorer | None:
 
 
 def resolve_scorers(
-    specs: ScorerSpec | Iterable[ScorerSpec], registered: Mapping[str, Scorer]
+    specs: ScorerSpec | Iterable[ScorerSpec],
+    registered: Mapping[str, Scorer] | Callable[[], Mapping[str, Scorer]],
 ) -> list[Scorer]:
     """Turn what a user passed as scorers into `Scorer` objects.
 
     Accepts one or many of: a `Scorer`, a plain function (wrapped as by `@scorer`), or a name
-    registered by a plugin or of a built-in that needs no arguments.
+    registered by a plugin or of a built-in that needs no arguments. `registered` may be a
+    callable, asked only when a name is looked up.
     """
     if isinstance(specs, (Scorer, str)) or callable(specs):
         specs = [specs]  # type: ignore[list-item]
@@ -61,6 +66,8 @@ def resolve_scorers(
         if isinstance(spec, Scorer):
             resolved.append(spec)
         elif isinstance(spec, str):
+            if callable(registered):
+                registered = registered()
             found = registered.get(spec) or _builtin(spec)
             if found is None:
                 known = sorted({*registered, *BUILTIN_FACTORIES})

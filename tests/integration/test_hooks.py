@@ -95,3 +95,39 @@ def test_plugin_works_with_autoload_disabled(
     result = pytester.runpytest_subprocess("-p", "pytest_genai.plugin")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*= genai quality =*", "test_x.py::test_x*ok*1*1*0*"])
+
+
+def test_dict_form_registers_under_its_keys(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+from pytest_genai import scorer
+
+
+def pytest_genai_register_scorers(config):
+    return {"courteous": scorer(lambda outputs: "please" in outputs.lower())}
+"""
+    )
+    pytester.makepyfile(test_replies=TESTS.replace('"polite"', '"courteous"'))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_replies.py::test_reply*<lambda>*3*2*1*0*0*66.7%*"])
+
+
+def test_registration_is_asked_only_when_a_name_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "def pytest_genai_register_scorers(config):\n    raise RuntimeError('broken plugin')\n"
+    )
+    pytester.makepyfile(
+        test_obj="""
+from pytest_genai import assert_scored, scorers
+
+def test_object():
+    assert_scored("hi", scorers.length(max=5))
+
+def test_name():
+    assert_scored("{}", "is_json")
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: broken plugin*"])

@@ -291,3 +291,100 @@ def test_scorer_names_resolve_in_tests(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*ValueError: no scorer named 'no_such_scorer'; known names:*"])
+
+
+def test_cases_that_crash_before_scoring_still_count(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_crash="""
+        import pytest
+        from pytest_genai import assert_scored, scorers
+
+        def app(q):
+            if q.startswith("boom"):
+                raise ConnectionError("model down")
+            if q == "skip":
+                pytest.skip("not applicable")
+            return "ok " + q
+
+        @pytest.mark.parametrize("q", ["a", "b", "c", "boom1", "boom2", "skip"])
+        def test_app(q):
+            assert_scored(app(q), scorers.contains("ok"))
+
+        def test_unrelated_failure():
+            assert 1 == 2
+
+        @pytest.mark.skip(reason="unrelated")
+        def test_unrelated_skip():
+            pass
+        """
+    )
+    result = pytester.runpytest("--genai-report=r.json", *xdist_args)
+    result.assert_outcomes(passed=3, failed=3, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_crash.py::test_app*contains*6*3*0*2*1*60.0%*",
+            "6 scored tests: 3 passed, 0 failed, 2 errors, 1 skipped; 3 scores recorded",
+        ]
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    cases = {c["case_id"]: c for c in report["cases"]}
+    assert sorted(cases) == ["a", "b", "boom1", "boom2", "c", "skip"]
+    assert cases["boom1"]["outcome"] == "error"
+    assert cases["boom1"]["error"] == "ConnectionError: model down"
+    assert cases["skip"]["outcome"] == "skipped"
+
+
+def test_scores_recorded_before_a_skip_count_as_skipped(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_skip="""
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_n(genai, n):
+            genai.record("check", True)
+            if n == 2:
+                pytest.skip("changed my mind")
+        """
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["test_skip.py::test_n*check*2*1*0*0*1*100.0%*"])
+
+
+def test_long_scorer_errors_are_truncated(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_err="""
+        from pytest_genai import assert_scored
+
+        def test_err():
+            def explode(outputs):
+                raise ValueError("x" * 500)
+            assert_scored("a", explode)
+        """
+    )
+    pytester.runpytest("--genai-max-value-chars=40", "--genai-report=r.json")
+    [case] = json.loads((pytester.path / "r.json").read_text())["cases"]
+    [feedback] = case["feedback"]
+    assert feedback["error"]["message"] == "x" * 40 + "…[truncated 460 chars]"
+    assert len(case["error"]) < 100
+
+
+def test_empty_environment_value_means_unset(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENAI_REPORT", "")
+    monkeypatch.setenv("GENAI_MAX_VALUE_CHARS", "")
+    pytester.makepyfile(test_plain="def test_a(): pass")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_relative_ini_paths_count_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ngenai_report = out/r.json\n")
+    sub = pytester.mkdir("sub")
+    sub.joinpath("test_sub.py").write_text("def test_a(genai):\n    genai.record('x', True)\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        pytester.runpytest(str(sub)).assert_outcomes(passed=1)
+    assert (pytester.path / "out" / "r.json").exists()
+    assert not (sub / "out").exists()
