@@ -27,5 +27,7 @@ def pytest_genai_case_result(case: CaseResult, config: pytest.Config) -> None:
     """Called with every finished `CaseResult`, once per scored test, in the controller process.
 
     Under pytest-xdist this runs on the controller as each worker's report arrives, so an
-    implementation sees every case of the run exactly once. Use it to stream results elsewhere.
+    implementation sees every case of the run exactly once. Cases that count only because other
+    cases of their suite were scored (a crash before any score) are delivered at session end.
+    Use it to stream results elsewhere.
     """
