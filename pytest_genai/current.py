@@ -1,7 +1,7 @@
 """The test item running in this context, so `assert_scored` can record on it without a fixture.
 
-Set by the plugin around each test's run protocol. A context variable, not a global: asyncio tasks
-the test starts inherit it; threads don't (use the `genai` fixture's recorder there).
+Set by the plugin from each test's setup until its teardown report. A context variable, not a
+global: asyncio tasks the test starts inherit it; threads don't (use the `genai` fixture there).
 """
 
 from __future__ import annotations

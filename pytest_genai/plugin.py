@@ -56,14 +56,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         del config.stash[SESSION_KEY]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Make the running item known to `assert_scored` for the duration of its protocol."""
-    token = CURRENT_ITEM.set(item)
-    try:
-        return (yield)
-    finally:
-        CURRENT_ITEM.reset(token)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Make the running item known to `assert_scored`, from setup until its teardown report."""
+    CURRENT_ITEM.set(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -76,6 +72,8 @@ def pytest_runtest_makereport(
     case of a scored suite that crashed before reaching its scorers (the controller decides).
     """
     report = yield
+    if report.when == "teardown":
+        CURRENT_ITEM.set(None)
     recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
     if recorder is not None:
         outcome = recorder.outcome

@@ -185,7 +185,7 @@ class GenaiSession:
         from pytest_genai.report.table import render, totals_line
 
         summaries, totals = self.aggregates()
-        return [render(summaries, "simple"), totals_line(totals)]
+        return [render(summaries, "plain"), totals_line(totals)]
 
 
 def _iso(timestamp: float) -> str:

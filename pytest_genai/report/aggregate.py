@@ -16,7 +16,7 @@ NO_SCORER = "(no score)"
 
 DEFAULT_AGGREGATIONS = ("mean", "min")
 
-CaseStatus = Literal["passed", "failed", "error", "skipped", "info"]
+CaseStatus = Literal["passed", "failed", "error", "info"]
 
 
 class ScorerSummary(BaseModel):
@@ -111,43 +111,55 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
     summaries: list[ScorerSummary] = []
     for suite in sorted(by_suite):
         suite_cases = by_suite[suite]
-        names = sorted({f.name for case in suite_cases for f in case.feedback}) or [NO_SCORER]
+        per_case = [_by_name(case.feedback) for case in suite_cases]
+        names = sorted({name for found in per_case for name in found}) or [NO_SCORER]
         for name in names:
-            row = ScorerSummary(suite=suite, scorer=name)
+            counts = dict.fromkeys(("passed", "failed", "error", "skipped", "info"), 0)
             values: list[float] = []
-            status: CaseStatus
-            for case in suite_cases:
-                mine = [f for f in case.feedback if f.name == name]
+            aggregations = list(DEFAULT_AGGREGATIONS)
+            for case, found in zip(suite_cases, per_case, strict=True):
+                mine = found.get(name)
                 if case.outcome == "skipped":
-                    status = "skipped"  # whatever it recorded before skipping
+                    counts["skipped"] += 1  # whatever it recorded before skipping
                 elif mine:
-                    status = _case_status(mine)
+                    counts[_case_status(mine)] += 1
                     values.extend(_numeric(mine))
-                    for f in mine:
-                        if f.aggregations:
-                            row.aggregations = list(f.aggregations)
+                    aggregations = next(
+                        (list(f.aggregations) for f in mine if f.aggregations), aggregations
+                    )
                 elif case.outcome in ("failed", "error"):
-                    status = "error"
-                else:
-                    continue  # this case passed without using this scorer
-                row.cases += 1
-                if status == "passed":
-                    row.passed += 1
-                elif status == "failed":
-                    row.failed += 1
-                elif status == "error":
-                    row.errors += 1
-                elif status == "skipped":
-                    row.skipped += 1
-                else:
-                    row.info += 1
-            if row.judged:
-                row.pass_rate = round(row.passed / row.judged, 6)
-                low, high = wilson_interval(row.passed, row.judged)
-                row.ci_low, row.ci_high = round(low, 6), round(high, 6)
-            row.stats = statistics(values, row.aggregations)
-            summaries.append(row)
+                    counts["error"] += 1
+                # else: this case passed without using this scorer
+            judged = counts["passed"] + counts["failed"] + counts["error"]
+            rate = low = high = None
+            if judged:
+                rate = round(counts["passed"] / judged, 6)
+                low, high = (round(x, 6) for x in wilson_interval(counts["passed"], judged))
+            summaries.append(
+                ScorerSummary(
+                    suite=suite,
+                    scorer=name,
+                    cases=sum(counts.values()),
+                    passed=counts["passed"],
+                    failed=counts["failed"],
+                    errors=counts["error"],
+                    skipped=counts["skipped"],
+                    info=counts["info"],
+                    pass_rate=rate,
+                    ci_low=low,
+                    ci_high=high,
+                    stats=statistics(values, aggregations),
+                    aggregations=aggregations,
+                )
+            )
     return summaries
+
+
+def _by_name(feedback: list[Feedback]) -> dict[str, list[Feedback]]:
+    grouped: dict[str, list[Feedback]] = {}
+    for f in feedback:
+        grouped.setdefault(f.name, []).append(f)
+    return grouped
 
 
 class Totals(BaseModel):

@@ -60,13 +60,32 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
 
 
 def render(summaries: Sequence[ScorerSummary], tablefmt: str) -> str:
+    """The table as text: `"plain"` for the terminal, `"github"` for markdown (tabulate)."""
+    headers, table = rows(summaries)
+    if tablefmt == "plain":
+        return _plain(headers, table)
     from tabulate import tabulate
 
-    headers, table = rows(summaries)
     align = ["left", "left"] + ["right"] * (len(headers) - 2)
     return tabulate(
         table, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=align
     )
+
+
+def _plain(headers: list[str], table: list[list[str]]) -> str:
+    """A fixed-width table (text columns left, numbers right) in linear time: the terminal
+    table of a large run has thousands of rows, where tabulate's type inference costs."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *table, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        padded = (
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in table)])
 
 
 def totals_line(t: Totals) -> str:

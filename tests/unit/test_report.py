@@ -126,7 +126,7 @@ def test_junit_properties() -> None:
 
 def test_tables_render() -> None:
     cases = [case("a", fb("acc", True, True)), case("b", fb("acc", False, False))]
-    text = render(aggregate(cases), "simple")
+    text = render(aggregate(cases), "plain")
     assert "acc" in text and "50.0%" in text and "9.5%-90.5%" in text
 
 
@@ -173,3 +173,34 @@ def test_junit_property_values_are_xml_safe() -> None:
     for name, value in case_properties(c):
         ET.SubElement(root, "property", name=name, value=value)
     assert ET.fromstring(ET.tostring(root)).find("property[@name='genai.acc.value']") is not None
+
+
+def test_plain_table_layout() -> None:
+    cases = [case("a", fb("acc", True, True)), case("b", fb("acc", 0.25, None), suite="u.py::t")]
+    header, rule, first, second = render(aggregate(cases), "plain").splitlines()
+    assert header.split() == [
+        "suite",
+        "scorer",
+        "cases",
+        "passed",
+        "failed",
+        "errors",
+        "skipped",
+        "info",
+        "pass",
+        "rate",
+        "95%",
+        "CI",
+        "mean",
+        "min",
+    ]
+    assert set(rule) == {"-", " "}
+    assert len(first) <= len(rule)
+    assert first.startswith("t.py::test_a  acc")
+    assert first.split()[2:9] == ["1", "1", "0", "0", "0", "0", "100.0%"]
+    assert second.split()[-3:] == ["-", "0.25", "0.25"]
+    # numbers are right-aligned under their headers
+    spans = [m.span() for m in re.finditer(r"-+", rule)]
+    start, end = spans[3]
+    assert header[start:end] == "passed"
+    assert first[start:end] == "     1"
