@@ -93,11 +93,16 @@ def pytest_runtest_makereport(
     outcome.note_phase(report, call)
     if report.when == "teardown":
         recorder = item.stash.get(RECORDER_KEY, None)  # a teardown may have scored
+        # items live as long as the session: let go of what this one recorded
+        for key in (RECORDER_KEY, OUTCOME_KEY):
+            if key in item.stash:
+                del item.stash[key]
         if recorder is not None and recorder.has_result():
             from pytest_genai.report.junit import case_properties
 
             case = recorder.result()
-            setattr(report, REPORT_ATTR, case.model_dump(mode="json"))
+            # defaults left out: smaller to send between processes and to keep on the report
+            setattr(report, REPORT_ATTR, case.model_dump(mode="json", exclude_defaults=True))
             report.user_properties.extend(case_properties(case))
         elif recorder is None and outcome.outcome != "passed":
             setattr(report, IMPLICIT_ATTR, outcome.as_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -86,9 +87,7 @@ class CaseRecorder:
                 rationale=rationale,
                 passed=rule(value) if passed is None else passed,
                 pass_rule=rule.describe(value),
-                source=AssessmentSource(
-                    source_type=AssessmentSourceType(source), source_id="record"
-                ),
+                source=_record_source(AssessmentSourceType(source)),
                 metadata=metadata or {},
             )
         self.add([feedback])
@@ -139,6 +138,12 @@ class CaseRecorder:
             expectations=json_safe(self.expectations, limit),
             feedback=[_truncated(f, limit) for f in feedback],
         )
+
+
+@functools.cache
+def _record_source(source_type: AssessmentSourceType) -> AssessmentSource:
+    """Shared, immutable: one per source type rather than one per recorded value."""
+    return AssessmentSource(source_type=source_type, source_id="record")
 
 
 def _truncated(feedback: Feedback, limit: int) -> Feedback:

@@ -69,6 +69,8 @@ class GenaiSession:
         from pytest_genai.results import CaseResult
 
         case = CaseResult.model_validate(payload)
+        # the report lives on in pytest's terminal stats; the result is kept here, once
+        delattr(report, REPORT_ATTR)
         self._cases[case.nodeid] = case
         self._aggregates = None
         self.config.hook.pytest_genai_case_result(case=case, config=self.config)
