@@ -101,9 +101,13 @@ def pytest_runtest_makereport(
             from pytest_genai.report.junit import case_properties
 
             case = recorder.result()
-            # defaults left out: smaller to send between processes and to keep on the report
-            setattr(report, REPORT_ATTR, case.model_dump(mode="json", exclude_defaults=True))
             report.user_properties.extend(case_properties(case))
+            state = item.config.stash[SESSION_KEY]
+            if state.is_worker:
+                # to the controller as plain data, defaults left out to keep it small
+                setattr(report, REPORT_ATTR, case.model_dump(mode="json", exclude_defaults=True))
+            else:
+                state.add_case(case)
         elif recorder is None and outcome.outcome != "passed":
             setattr(report, IMPLICIT_ATTR, outcome.as_dict())
     return report
@@ -121,9 +125,13 @@ class ControllerHooks:
             self.state.on_report(report)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
-        """JSON report and step summary; suite properties go in before JUnit XML is written."""
-        self.state.finish(int(exitstatus))
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """JSON report and step summary; suite properties go in before JUnit XML is written.
+
+        A report that can't be written fails the run (exit code 4) rather than going missing.
+        """
+        if not self.state.finish(int(exitstatus)) and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The 'genai quality' section; nothing at all when no test recorded a score."""
@@ -132,7 +140,9 @@ class ControllerHooks:
             terminalreporter.write_sep("=", "genai quality")
             for line in lines:
                 terminalreporter.write_line(line)
-        if self.state.settings.report is not None:
+        if self.state.report_error is not None:
+            terminalreporter.write_line(f"genai report: {self.state.report_error}", red=True)
+        elif self.state.settings.report is not None:
             terminalreporter.write_line(f"genai report: {self.state.settings.report}")
 
 

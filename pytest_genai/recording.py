@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_genai.session import GenaiSession
 
 _UNSET: Any = object()
+_DEFAULT_RULE = PassRule()
 
 
 class CaseRecorder:
@@ -79,7 +80,7 @@ class CaseRecorder:
                 raise ValueError("record() needs a non-empty scorer name")
             if value is _UNSET:
                 raise TypeError(f"record({name!r}, value): the value is missing")
-            rule = PassRule(threshold=threshold)
+            rule = _DEFAULT_RULE if threshold is None else PassRule(threshold=threshold)
             value = json_safe(value, self.max_value_chars)
             feedback = Feedback(
                 name=name,

@@ -43,6 +43,7 @@ class GenaiSession:
         self._implicit: dict[str, dict[str, object]] = {}
         self._scorers: dict[str, Scorer] | None = None
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
+        self.report_error: str | None = None
 
     # -- scorers ---------------------------------------------------------------------------------
 
@@ -57,7 +58,10 @@ class GenaiSession:
     # -- results ---------------------------------------------------------------------------------
 
     def on_report(self, report: pytest.TestReport) -> None:
-        """Collect the `CaseResult` a teardown report carries (controller only)."""
+        """Collect the `CaseResult` a worker's teardown report carries (controller only).
+
+        Without xdist the plugin hands each case to `add_case` directly: it is already here.
+        """
         if self.is_worker:
             return
         payload = getattr(report, REPORT_ATTR, None)
@@ -68,9 +72,12 @@ class GenaiSession:
             return
         from pytest_genai.results import CaseResult
 
-        case = CaseResult.model_validate(payload)
         # the report lives on in pytest's terminal stats; the result is kept here, once
         delattr(report, REPORT_ATTR)
+        self.add_case(CaseResult.model_validate(payload))
+
+    def add_case(self, case: CaseResult) -> None:
+        """Keep one finished case (from a worker's report, or made in this process)."""
         self._cases[case.nodeid] = case
         self._aggregates = None
         self.config.hook.pytest_genai_case_result(case=case, config=self.config)
@@ -85,9 +92,7 @@ class GenaiSession:
             from pytest_genai.results import CaseResult
 
             for outcome in wanted:
-                case = CaseResult.model_validate(outcome)
-                self._cases[case.nodeid] = case
-                self.config.hook.pytest_genai_case_result(case=case, config=self.config)
+                self.add_case(CaseResult.model_validate(outcome))
         self._implicit.clear()
         self._aggregates = None
 
@@ -106,16 +111,25 @@ class GenaiSession:
 
     # -- output ----------------------------------------------------------------------------------
 
-    def finish(self, exitstatus: int) -> None:
-        """At session end on the controller: JUnit suite properties, JSON report, step summary."""
+    def finish(self, exitstatus: int) -> bool:
+        """At session end on the controller: JUnit suite properties, JSON report, step summary.
+
+        Returns False when the JSON report could not be written (the reason is kept in
+        `report_error` for the terminal).
+        """
         if self.is_worker:
-            return
+            return True
         self._settle()
         if self._cases:
             self._add_junit_properties()
             self._write_step_summary()
         if self.settings.report is not None:
-            self.write_json_report(self.settings.report, exitstatus)
+            try:
+                self.write_json_report(self.settings.report, exitstatus)
+            except OSError as exc:
+                self.report_error = f"could not write {self.settings.report}: {exc}"
+                return False
+        return True
 
     def _add_junit_properties(self) -> None:
         # pytest has no public handle on its JUnit writer; `xml_key` is where it keeps it. On the

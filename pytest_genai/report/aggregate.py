@@ -135,8 +135,9 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
             if judged:
                 rate = round(counts["passed"] / judged, 6)
                 low, high = (round(x, 6) for x in wilson_interval(counts["passed"], judged))
+            # built from counts computed here: nothing for pydantic to validate
             summaries.append(
-                ScorerSummary(
+                ScorerSummary.model_construct(
                     suite=suite,
                     scorer=name,
                     cases=sum(counts.values()),

@@ -388,3 +388,14 @@ def test_relative_ini_paths_count_from_the_ini_file(pytester: pytest.Pytester) -
         pytester.runpytest(str(sub)).assert_outcomes(passed=1)
     assert (pytester.path / "out" / "r.json").exists()
     assert not (sub / "out").exists()
+
+
+def test_unwritable_report_fails_the_run_without_internal_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_a(genai): genai.record('x', True)")
+    blocker = pytester.path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    result = pytester.runpytest("--genai-report=blocker/r.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["genai report: could not write *blocker*r.json: *"])
+    assert "INTERNALERROR" not in result.stdout.str()
