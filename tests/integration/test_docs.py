@@ -26,6 +26,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 QUICKSTART = ROOT / "examples" / "quickstart"
 
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+ANY_FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FILE_NAME = re.compile(r"#\s*([\w./-]+\.py)\s*$")
 EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.MULTILINE)
 OUTCOME_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
@@ -82,6 +83,27 @@ TEST_BLOCKS = [block for block in ALL_BLOCKS if block.is_test]
 OTHER_BLOCKS = [block for block in ALL_BLOCKS if not block.is_test]
 
 
+def table_of(text: str) -> list[str]:
+    """The quality table in some output: from its header line to the totals line."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("suite ")), None)
+    end = next((i for i, line in enumerate(lines) if TOTALS_LINE.search(line)), None)
+    return [] if start is None or end is None else lines[start : end + 1]
+
+
+def shown_table(block: Block) -> list[str]:
+    """The quality table of the console block right after `block`, if the page shows one."""
+    text = block.page.read_text(encoding="utf-8")
+    for match in ANY_FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 2
+        if line <= block.line:
+            continue
+        if match.group(1) != "console":
+            return []  # another snippet comes first: the output shown is not this one's
+        return table_of(match.group(2))
+    return []
+
+
 def support_files(block: Block) -> dict[str, str]:
     """The non-test files declared on `block`'s page before it, the latest of each name."""
     return {
@@ -108,6 +130,7 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_page_is_found_and_has_runnable_snippets() -> None:
     """Guards the extraction itself: a broken pattern must not silently test nothing."""
+    assert sum(1 for block in TEST_BLOCKS if shown_table(block)) >= 3
     pages_with_tests = {block.page.name for block in TEST_BLOCKS}
     assert {"README.md", "index.md", "scoring.md", "hooks.md"} <= pages_with_tests
     assert len(TEST_BLOCKS) >= 10
@@ -135,6 +158,10 @@ def test_snippet_runs(block: Block, pytester: pytest.Pytester) -> None:
         result.assert_outcomes(**expected)
     # Every test snippet uses pytest-genai, so its quality section must be there.
     assert "genai quality" in output, f"{block.where}: no 'genai quality' section:\n{output}"
+    # Output pasted into the page after the snippet must be what it really prints.
+    shown = shown_table(block)
+    if shown:
+        assert shown == table_of(output), f"{block.where}: the table shown is out of date"
 
 
 @pytest.mark.parametrize("block", OTHER_BLOCKS, ids=[b.where for b in OTHER_BLOCKS])
