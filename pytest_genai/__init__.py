@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "assert_scored": "pytest_genai.scoring.assertions",
+    "assert_judged": "pytest_genai.judges.assertions",
+    "make_judge": "pytest_genai.judges.base",
+    "JudgeError": "pytest_genai.errors",
     "scorer": "pytest_genai.scoring.base",
     "Scorer": "pytest_genai.scoring.base",
     "Feedback": "pytest_genai.results",
@@ -24,7 +27,7 @@ _EXPORTS = {
     "CaseRecorder": "pytest_genai.recording",
     "Settings": "pytest_genai.config",
 }
-_MODULES = {"scorers": "pytest_genai.scorers"}
+_MODULES = {"scorers": "pytest_genai.scorers", "judges": "pytest_genai.judges"}
 
 __all__ = [
     "AssessmentSource",
@@ -32,20 +35,26 @@ __all__ = [
     "CaseRecorder",
     "CaseResult",
     "Feedback",
+    "JudgeError",
     "Scorer",
     "ScorerError",
     "ScoresFailed",
     "Settings",
     "__version__",
+    "assert_judged",
     "assert_scored",
+    "judges",
+    "make_judge",
     "scorer",
     "scorers",
 ]
 
 if TYPE_CHECKING:
-    from pytest_genai import scorers
+    from pytest_genai import judges, scorers
     from pytest_genai.config import Settings
-    from pytest_genai.errors import ScorerError, ScoresFailed
+    from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
+    from pytest_genai.judges.assertions import assert_judged
+    from pytest_genai.judges.base import make_judge
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.results import AssessmentSource, AssessmentSourceType, CaseResult, Feedback
     from pytest_genai.scoring.assertions import assert_scored

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,45 @@ def _parse_positive_int(text: str) -> int:
     if value <= 0:
         raise OptionError(f"expected a positive whole number, got {text!r}")
     return value
+
+
+def _parse_non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise OptionError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise OptionError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _parse_temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"expected a number between 0 and 2, got {text!r}") from None
+    if not 0 <= value <= 2:
+        raise OptionError(f"expected a number between 0 and 2, got {text!r}")
+    return value
+
+
+def _parse_url(text: str) -> str:
+    url = text.strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise OptionError(
+            f"expected an http(s) URL such as 'http://localhost:11434/v1', got {text!r}"
+        )
+    return url.rstrip("/")
 
 
 def _parse_model(text: str) -> str:
@@ -97,6 +137,37 @@ OPTIONS: tuple[Option, ...] = (
         "MODEL",
     ),
     Option(
+        "judge_base_url",
+        "base URL of an OpenAI-compatible server for the judge (vLLM, Ollama, llama.cpp, a proxy)",
+        _parse_url,
+        "URL",
+    ),
+    Option(
+        "judge_temperature",
+        "sampling temperature of the judge (default: 0)",
+        _parse_temperature,
+        "T",
+    ),
+    Option(
+        "judge_timeout",
+        "seconds to wait for one judge request before retrying it (default: 60)",
+        _parse_seconds,
+        "SECONDS",
+    ),
+    Option(
+        "judge_retries",
+        "retries of a judge request after a rate limit, server error, timeout or connection "
+        "error (default: 3)",
+        _parse_non_negative_int,
+        "N",
+    ),
+    Option(
+        "judge_concurrency",
+        "judge requests of one assertion made at the same time (default: 4)",
+        _parse_positive_int,
+        "N",
+    ),
+    Option(
         "max_value_chars",
         "truncate recorded inputs, outputs, expectations and rationales to N characters "
         "(default: 4000)",
@@ -112,6 +183,11 @@ class Settings:
 
     report: Path | None = None
     judge_model: str = DEFAULT_JUDGE_MODEL
+    judge_base_url: str | None = None
+    judge_temperature: float = 0.0
+    judge_timeout: float = 60.0
+    judge_retries: int = 3
+    judge_concurrency: int = 4
     max_value_chars: int = 4000
 
     @classmethod

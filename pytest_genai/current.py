@@ -1,20 +1,36 @@
-"""The test item running in this context, so `assert_scored` can record on it without a fixture.
+"""The test item running in this process, so `assert_scored` can record on it without a fixture.
 
-Set by the plugin from each test's setup until its teardown report. A context variable, not a
-global: asyncio tasks the test starts inherit it; threads don't (use the `genai` fixture there).
+pytest runs one test at a time per process (xdist workers are processes), so this is process
+state, set from each test's setup until its teardown report. Not a context variable: event loops
+that outlive a test (a module-scoped async fixture) and thread pools would see a stale or no
+value. It is a stack only so that a pytest run nested in a test (pytester) restores the outer one.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    pass
+    from pytest_genai.recording import CaseRecorder
 
-CURRENT_ITEM: ContextVar[pytest.Item | None] = ContextVar("pytest_genai_current_item", default=None)
+_running: list[pytest.Item] = []
 
-RECORDER_KEY = pytest.StashKey["CaseRecorder"]()
+
+def enter(item: pytest.Item) -> None:
+    _running.append(item)
+
+
+def leave(item: pytest.Item) -> None:
+    if item in _running:
+        _running.remove(item)
+
+
+def current_item() -> pytest.Item | None:
+    """The test being run in this process, if any."""
+    return _running[-1] if _running else None
+
+
+RECORDER_KEY: pytest.StashKey[CaseRecorder] = pytest.StashKey()
 """Where an item keeps its recorder (made on first use by `recording.recorder_for`)."""

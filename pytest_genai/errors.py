@@ -9,3 +9,20 @@ class ScoresFailed(AssertionError):
 
 class ScorerError(Exception):
     """A scorer could not produce a verdict: the case is an error, not a failed verdict."""
+
+
+class JudgeError(ScorerError):
+    """An LLM judge could not produce a verdict: the request failed or the reply was unusable.
+
+    Raised by the judge client (and then recorded as an error `Feedback`), and by
+    `assert_judged` / `assert_scored` when a judge gave no verdict; the test is reported with
+    the status "judge error". `raw_reply` holds the model's last reply, if there was one, and
+    `attempts` the HTTP requests made.
+    """
+
+    def __init__(self, message: str, *, raw_reply: str | None = None, attempts: int = 0) -> None:
+        from pytest_genai.secrets import redact
+
+        super().__init__(redact(message))
+        self.raw_reply = redact(raw_reply) if raw_reply is not None else None
+        self.attempts = attempts

@@ -18,7 +18,8 @@ def pytest_genai_register_scorers(config: pytest.Config) -> Any:
 
     Return a list of `Scorer` objects (or a dict of name to `Scorer`); each is known by its
     `name`, e.g. `assert_scored(answer, ["polite"])`. Called once per process, the first time a
-    scorer is looked up by name. Two plugins registering the same name is an error.
+    scorer is looked up by name (and again on the next lookup if it raised). Two plugins
+    registering the same name is an error.
     """
 
 

@@ -32,6 +32,14 @@ def suite_and_case(item: pytest.Item) -> tuple[str, str]:
     return item.nodeid, item.name
 
 
+def split_nodeid(nodeid: str) -> tuple[str, str]:
+    """`suite_and_case` from a node id alone (when only a report is at hand)."""
+    base, bracket, rest = nodeid.partition("[")
+    if bracket and rest.endswith("]") and "::" in base:
+        return base, rest[:-1]
+    return nodeid, nodeid.rsplit("::", 1)[-1]
+
+
 def is_failed_verdict(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
     """An assertion (or `pytest.fail`) is a failed verdict; anything else the app or a scorer
     raised means the case could not be evaluated."""
@@ -64,7 +72,8 @@ class TestOutcome:
                 self.outcome = "skipped"
             return
         excinfo = call.excinfo
-        failed = report.when == "call" and excinfo is not None and is_failed_verdict(excinfo)
+        # a strict XPASS fails the call with no exception: a failed verdict too
+        failed = report.when == "call" and (excinfo is None or is_failed_verdict(excinfo))
         if self.outcome != "error":
             self.outcome = "failed" if failed else "error"
         if self.error is None:

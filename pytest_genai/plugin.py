@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_genai.config import Settings, add_options
-from pytest_genai.current import CURRENT_ITEM, RECORDER_KEY
-from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
-from pytest_genai.session import IMPLICIT_ATTR, REPORT_ATTR, SESSION_KEY, GenaiSession
+from pytest_genai.current import enter
+from pytest_genai.session import JUDGE_ERROR_ATTR, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
     from pytest_genai.recording import CaseRecorder
@@ -59,58 +58,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Make the running item known to `assert_scored`, from setup until its teardown report."""
-    CURRENT_ITEM.set(item)
+    enter(item)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`.
-
-    A test that did not pass gets an outcome even if it never used pytest-genai: it may be a
-    case of a scored suite that crashed before reaching its scorers (the controller decides).
-    """
+    """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`."""
     report = yield
-    if report.when == "teardown":
-        CURRENT_ITEM.set(None)
-    recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
-    if recorder is not None:
-        outcome = recorder.outcome
-    elif "genai" in getattr(item, "fixturenames", ()):
-        from pytest_genai.recording import recorder_for
-
-        recorder = recorder_for(item)
-        outcome = recorder.outcome
-    else:
-        outcome = item.stash.get(OUTCOME_KEY, None)
-        if outcome is None:
-            if report.passed:
-                return report
-            state = item.config.stash[SESSION_KEY]
-            outcome = TestOutcome(item, state.settings.max_value_chars)
-            item.stash[OUTCOME_KEY] = outcome
-    outcome.note_phase(report, call)
-    if report.when == "teardown":
-        recorder = item.stash.get(RECORDER_KEY, None)  # a teardown may have scored
-        # items live as long as the session: let go of what this one recorded
-        for key in (RECORDER_KEY, OUTCOME_KEY):
-            if key in item.stash:
-                del item.stash[key]
-        if recorder is not None and recorder.has_result():
-            from pytest_genai.report.junit import case_properties
-
-            case = recorder.result()
-            report.user_properties.extend(case_properties(case))
-            state = item.config.stash[SESSION_KEY]
-            if state.is_worker:
-                # to the controller as plain data, defaults left out to keep it small
-                setattr(report, REPORT_ATTR, case.model_dump(mode="json", exclude_defaults=True))
-            else:
-                state.add_case(case)
-        elif recorder is None and outcome.outcome != "passed":
-            setattr(report, IMPLICIT_ATTR, outcome.as_dict())
+    item.config.stash[SESSION_KEY].on_phase(item, call, report)
     return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple] | None:
+    """A test whose judge gave no verdict is a judge error: `J` / `JUDGE ERROR`, not `F`."""
+    if report.when == "call" and getattr(report, JUDGE_ERROR_ATTR, False):
+        return JUDGE_ERROR_CATEGORY, "J", ("JUDGE ERROR", {"red": True})
+    return None
+
+
+JUDGE_ERROR_CATEGORY = "judge error"
 
 
 class ControllerHooks:
@@ -118,11 +86,17 @@ class ControllerHooks:
 
     def __init__(self, state: GenaiSession) -> None:
         self.state = state
+        self.judge_errors: list[pytest.TestReport] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect the `CaseResult` a teardown report carries (from this process or a worker)."""
         if report.when == "teardown":
             self.state.on_report(report)
+        elif getattr(report, JUDGE_ERROR_ATTR, False):
+            self.judge_errors.append(report)
+        elif report.when not in ("setup", "call") and report.failed:
+            # xdist reports a test that took its worker down this way; no teardown follows
+            self.state.on_crash(report)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -134,15 +108,21 @@ class ControllerHooks:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """The 'genai quality' section; nothing at all when no test recorded a score."""
+        """Judge errors in full (pytest's FAILURES section lists only its own category), then
+        the 'genai quality' section; nothing at all when no test recorded a score."""
+        if self.judge_errors:
+            terminalreporter.write_sep("=", "JUDGE ERRORS", red=True)
+            for report in self.judge_errors:
+                terminalreporter.write_sep("_", report.head_line or report.nodeid, red=True)
+                terminalreporter.write_line(report.longreprtext)
         lines = self.state.terminal_lines()
         if lines:
             terminalreporter.write_sep("=", "genai quality")
             for line in lines:
                 terminalreporter.write_line(line)
-        if self.state.report_error is not None:
-            terminalreporter.write_line(f"genai report: {self.state.report_error}", red=True)
-        elif self.state.settings.report is not None:
+        for problem in self.state.problems:
+            terminalreporter.write_line(f"pytest-genai: {problem}", red=True)
+        if self.state.report_error is None and self.state.settings.report is not None:
             terminalreporter.write_line(f"genai report: {self.state.settings.report}")
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_genai.current import CURRENT_ITEM, RECORDER_KEY
+from pytest_genai.config import Settings
+from pytest_genai.current import RECORDER_KEY, current_item
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 from pytest_genai.results import (
     AssessmentSource,
@@ -16,9 +17,11 @@ from pytest_genai.results import (
     CaseResult,
     Feedback,
     PassRule,
+    as_text,
     json_safe,
     truncate_text,
 )
+from pytest_genai.secrets import Redactor
 from pytest_genai.session import SESSION_KEY
 
 if TYPE_CHECKING:
@@ -45,7 +48,6 @@ class CaseRecorder:
         self.expectations: Any = None
         self._feedback: list[Feedback] = []
         self._lock = threading.Lock()
-        self._uses_fixture = "genai" in getattr(item, "fixturenames", ())
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -81,10 +83,11 @@ class CaseRecorder:
             if value is _UNSET:
                 raise TypeError(f"record({name!r}, value): the value is missing")
             rule = _DEFAULT_RULE if threshold is None else PassRule(threshold=threshold)
-            value = json_safe(value, self.max_value_chars)
+            if not (value is None or isinstance(value, (bool, int, float, str))):
+                value = as_text(json_safe(value, 0))  # a structure is kept as its JSON text
             feedback = Feedback(
                 name=name,
-                value=value if isinstance(value, (bool, int, float, str)) else str(value),
+                value=value,
                 rationale=rationale,
                 passed=rule(value) if passed is None else passed,
                 pass_rule=rule.describe(value),
@@ -93,15 +96,6 @@ class CaseRecorder:
             )
         self.add([feedback])
         return feedback
-
-    @property
-    def explicit(self) -> bool:
-        """Whether the test used pytest-genai itself (the fixture, or recorded a score).
-
-        Otherwise the recorder only exists because the test did not pass, and the case counts
-        only in a suite whose other cases were scored.
-        """
-        return self._uses_fixture or bool(self._feedback)
 
     def add(self, feedback: list[Feedback]) -> None:
         with self._lock:
@@ -126,19 +120,32 @@ class CaseRecorder:
         return bool(self._feedback) or self.outcome.outcome != "passed"
 
     def result(self) -> CaseResult:
-        """The `CaseResult` so far; a scorer error makes the outcome `error`."""
+        """The `CaseResult` so far, JSON-safe, truncated and with secrets masked; a scorer error
+        makes the outcome `error`."""
         feedback = self.feedback
         base = self.outcome.as_dict()
         if base["outcome"] != "error" and any(f.error is not None for f in feedback):
             base["outcome"] = "error"
         limit = self.max_value_chars
+        redact = Redactor()
+        if base["error"]:
+            base["error"] = redact(base["error"])
         return CaseResult(
             **base,
-            inputs=json_safe(self.inputs, limit),
-            outputs=json_safe(self.outputs, limit),
-            expectations=json_safe(self.expectations, limit),
-            feedback=[_truncated(f, limit) for f in feedback],
+            inputs=json_safe(self.inputs, limit, redact),
+            outputs=json_safe(self.outputs, limit, redact),
+            expectations=json_safe(self.expectations, limit, redact),
+            feedback=[_cleaned(f, limit, redact) for f in feedback],
         )
+
+    def failed_result(self, exc: Exception) -> CaseResult:
+        """What to report when `result()` itself failed: the verdicts' names and the reason."""
+        base = self.outcome.as_dict()
+        base["outcome"] = "error"
+        base["error"] = Redactor()(
+            f"pytest-genai could not record this case: {type(exc).__name__}: {exc}"
+        )[: self.max_value_chars]
+        return CaseResult(**base)
 
 
 @functools.cache
@@ -147,17 +154,19 @@ def _record_source(source_type: AssessmentSourceType) -> AssessmentSource:
     return AssessmentSource(source_type=source_type, source_id="record")
 
 
-def _truncated(feedback: Feedback, limit: int) -> Feedback:
-    """The feedback with its rationale, string value and error message cut to `limit`."""
+def _cleaned(feedback: Feedback, limit: int, redact: Redactor) -> Feedback:
+    """The feedback as it goes into a report: texts cut to `limit` and redacted, metadata
+    JSON-safe."""
     updates: dict[str, Any] = {}
-    if feedback.rationale and len(feedback.rationale) > limit:
-        updates["rationale"] = truncate_text(feedback.rationale, limit)
-    if isinstance(feedback.value, str) and len(feedback.value) > limit:
-        updates["value"] = truncate_text(feedback.value, limit)
-    if feedback.error is not None and len(feedback.error.message) > limit:
-        updates["error"] = feedback.error.model_copy(
-            update={"message": truncate_text(feedback.error.message, limit)}
-        )
+    if feedback.rationale:
+        updates["rationale"] = redact(truncate_text(feedback.rationale, limit))
+    if isinstance(feedback.value, str):
+        updates["value"] = redact(truncate_text(feedback.value, limit))
+    if feedback.error is not None:
+        message = redact(truncate_text(feedback.error.message, limit))
+        updates["error"] = feedback.error.model_copy(update={"message": message})
+    if feedback.metadata:
+        updates["metadata"] = json_safe(feedback.metadata, limit, redact)
     return feedback.model_copy(update=updates) if updates else feedback
 
 
@@ -166,12 +175,13 @@ def recorder_for(item: pytest.Item) -> CaseRecorder:
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
         session: GenaiSession | None = item.config.stash.get(SESSION_KEY, None)
-        max_chars = session.settings.max_value_chars if session is not None else 4000
+        settings = session.settings if session is not None else Settings()
+        max_chars = settings.max_value_chars
         recorder = item.stash[RECORDER_KEY] = CaseRecorder(item, max_chars)
     return recorder
 
 
 def current_recorder() -> CaseRecorder | None:
-    """The recorder of the test running in this context, if any."""
-    item = CURRENT_ITEM.get()
+    """The recorder of the test running in this process, if any."""
+    item = current_item()
     return recorder_for(item) if item is not None else None

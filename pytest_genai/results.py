@@ -10,11 +10,13 @@ import dataclasses
 import enum
 import json
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pytest_genai.outcome import Outcome, truncate_text
+from pytest_genai.secrets import MASK, SECRET_FIELD
 
 Value = bool | int | float | str | None
 """What a scorer's verdict may hold: a boolean, a number, a verdict or label string, or nothing."""
@@ -87,12 +89,20 @@ class Feedback(BaseModel):
         return "passed" if self.passed else "failed"
 
     def describe(self) -> str:
-        """A one-line human summary used in failure messages."""
+        """A short human summary used in failure messages."""
+        judge = ""
+        if self.source.source_type is AssessmentSourceType.LLM_JUDGE and self.source.source_id:
+            judge = f"judge {self.source.source_id}"
         if self.error is not None:
-            return f"{self.name}: ERROR {self.error}"
-        text = f"{self.name}: {self.value!r}"
-        if self.pass_rule:
-            text += f" (pass rule: {self.pass_rule})"
+            text = f"{self.name}: ERROR {self.error}" + (f" ({judge})" if judge else "")
+            raw = self.metadata.get("raw_reply")
+            if raw:
+                text += f"\n    raw reply: {truncate_text(str(raw), 300)!r}"
+            return text
+        details = [
+            d for d in (judge, f"pass rule: {self.pass_rule}" if self.pass_rule else "") if d
+        ]
+        text = f"{self.name}: {self.value!r}" + (f" ({'; '.join(details)})" if details else "")
         if self.rationale:
             text += f"\n    rationale: {self.rationale}"
         return text
@@ -115,37 +125,73 @@ class CaseResult(BaseModel):
     error: str | None = None
 
 
-def json_safe(value: Any, max_chars: int, _depth: int = 0) -> Any:
-    """Turn any value into JSON-compatible data, with long strings truncated.
+MAX_ITEMS = 1000
+"""Longest list or mapping kept in a record; the rest is counted, not kept."""
 
-    Pydantic models and dataclasses become dicts, sets and tuples become lists, floats that JSON
-    can't hold (nan, inf) and unknown objects become their `repr`.
+
+def json_safe(
+    value: Any,
+    max_chars: int,
+    redact: Callable[[str], str] | None = None,
+    _depth: int = 0,
+) -> Any:
+    """Turn any value into JSON-compatible data, with long strings truncated (`max_chars` <= 0:
+    not truncated) and long collections cut at `MAX_ITEMS`.
+
+    Pydantic models and dataclasses become dicts, sets and tuples become lists; floats JSON
+    can't hold (nan, inf) and unknown objects become their `repr`; nothing raises. With
+    `redact`, every string goes through it and values under secret-looking keys are masked.
     """
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, str):
-        return truncate_text(value, max_chars)
+        text = truncate_text(value, max_chars)
+        return redact(text) if redact is not None else text
     if _depth > 20:
-        return truncate_text(repr(value), max_chars)
+        return _text(value, max_chars, redact)
     if isinstance(value, dict):
-        return {
-            truncate_text(str(k), max_chars): json_safe(v, max_chars, _depth + 1)
-            for k, v in value.items()
-        }
+        safe: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i == MAX_ITEMS:
+                safe["…"] = f"[{len(value) - MAX_ITEMS} more items]"
+                break
+            key = truncate_text(str(k), max_chars)
+            if redact is not None and SECRET_FIELD.match(key) and v:
+                safe[key] = MASK
+            else:
+                safe[key] = json_safe(v, max_chars, redact, _depth + 1)
+        return safe
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [json_safe(v, max_chars, _depth + 1) for v in items]
+        safe_items = [json_safe(v, max_chars, redact, _depth + 1) for v in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            safe_items.append(f"…[{len(items) - MAX_ITEMS} more items]")
+        return safe_items
     if isinstance(value, bytes):
-        return truncate_text(value.decode("utf-8", errors="replace"), max_chars)
-    if isinstance(value, BaseModel):
-        return json_safe(value.model_dump(mode="json"), max_chars, _depth + 1)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return json_safe(dataclasses.asdict(value), max_chars, _depth + 1)
-    if isinstance(value, enum.Enum):
-        return json_safe(value.value, max_chars, _depth + 1)
-    return truncate_text(repr(value), max_chars)
+        return json_safe(value.decode("utf-8", errors="replace"), max_chars, redact, _depth)
+    try:
+        if isinstance(value, BaseModel):
+            dumped: Any = value.model_dump(mode="json")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            dumped = dataclasses.asdict(value)
+        elif isinstance(value, enum.Enum):
+            dumped = value.value
+        else:
+            return _text(value, max_chars, redact)
+    except Exception:
+        return _text(value, max_chars, redact)
+    return json_safe(dumped, max_chars, redact, _depth + 1)
+
+
+def _text(value: Any, max_chars: int, redact: Callable[[str], str] | None) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    text = truncate_text(text, max_chars)
+    return redact(text) if redact is not None else text
 
 
 def as_text(value: Any) -> str:

@@ -10,19 +10,26 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_genai.config import Settings
+from pytest_genai.current import RECORDER_KEY, leave
+from pytest_genai.errors import JudgeError
+from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 
 if TYPE_CHECKING:
+    from pytest_genai.judges.client import JudgeClient
+    from pytest_genai.recording import CaseRecorder
     from pytest_genai.report.aggregate import ScorerSummary, Totals
     from pytest_genai.results import CaseResult
     from pytest_genai.scoring.base import Scorer
 
 REPORT_ATTR = "genai_case"
 """The test-report attribute that carries a test's `CaseResult` (as a dict) to the controller."""
+JUDGE_ERROR_ATTR = "genai_judge_error"
+"""Set on the call report of a test that failed because a judge gave no verdict."""
 IMPLICIT_ATTR = "genai_outcome"
 """Carries the outcome (a dict) of a test that did not pass and never used pytest-genai."""
 
@@ -42,8 +49,11 @@ class GenaiSession:
         self._cases: dict[str, CaseResult] = {}
         self._implicit: dict[str, dict[str, object]] = {}
         self._scorers: dict[str, Scorer] | None = None
+        self._judge_client: JudgeClient | None = None
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
+        self.problems: list[str] = []
+        """Things that went wrong in reporting, shown at the end of the terminal summary."""
 
     # -- scorers ---------------------------------------------------------------------------------
 
@@ -54,6 +64,78 @@ class GenaiSession:
 
             self._scorers = collect_plugin_scorers(self.config)
         return self._scorers
+
+    def judge_client(self) -> JudgeClient:
+        """The process's judge client, made on first use (no litellm import before)."""
+        if self._judge_client is None:
+            from pytest_genai.judges.client import JudgeClient
+
+            self._judge_client = JudgeClient(self.settings)
+        return self._judge_client
+
+    # -- per test ---------------------------------------------------------------------------------
+
+    def on_phase(
+        self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
+    ) -> None:
+        """Fold one phase's report into the test's outcome; at teardown, produce its case.
+
+        A test that did not pass gets an outcome even if it never used pytest-genai: it may be a
+        case of a scored suite that crashed before reaching its scorers (the controller decides).
+        Nothing here may raise: a failure to record becomes an error on the case.
+        """
+        if report.when == "teardown":
+            leave(item)
+        elif report.failed and call.excinfo is not None and call.excinfo.errisinstance(JudgeError):
+            setattr(report, JUDGE_ERROR_ATTR, True)
+        recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
+        if recorder is None and "genai" in getattr(item, "fixturenames", ()):
+            from pytest_genai.recording import recorder_for
+
+            recorder = recorder_for(item)
+        if recorder is not None:
+            outcome = recorder.outcome
+        else:
+            outcome = item.stash.get(OUTCOME_KEY, None)
+            if outcome is None:
+                if report.passed:
+                    return
+                outcome = TestOutcome(item, self.settings.max_value_chars)
+                item.stash[OUTCOME_KEY] = outcome
+        outcome.note_phase(report, call)
+        if report.when == "teardown":
+            self._finish_item(item, report, outcome)
+
+    def _finish_item(
+        self, item: pytest.Item, report: pytest.TestReport, outcome: TestOutcome
+    ) -> None:
+        recorder = item.stash.get(RECORDER_KEY, None)  # a teardown may have scored
+        # items live as long as the session: let go of what this one recorded
+        for key in (RECORDER_KEY, OUTCOME_KEY):
+            if key in item.stash:
+                del item.stash[key]
+        if recorder is None or not recorder.has_result():
+            if outcome.outcome != "passed":
+                setattr(report, IMPLICIT_ATTR, outcome.as_dict())
+            return
+        from pytest_genai.report.junit import case_properties
+
+        try:
+            case = recorder.result()
+            payload = self._payload(case)
+        except Exception as exc:  # a value pydantic can't serialise, a repr that raises...
+            case = recorder.failed_result(exc)
+            payload = self._payload(case)
+        report.user_properties.extend(case_properties(case))
+        if payload is not None:
+            setattr(report, REPORT_ATTR, payload)
+        else:
+            self.add_case(case)
+
+    def _payload(self, case: CaseResult) -> dict[str, Any] | None:
+        """On a worker, the case as plain data for the controller (defaults left out to keep it
+        small); in the controller itself, nothing: the case is kept directly."""
+        return case.model_dump(mode="json", exclude_defaults=True) if self.is_worker else None
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -80,7 +162,29 @@ class GenaiSession:
         """Keep one finished case (from a worker's report, or made in this process)."""
         self._cases[case.nodeid] = case
         self._aggregates = None
-        self.config.hook.pytest_genai_case_result(case=case, config=self.config)
+        try:
+            self.config.hook.pytest_genai_case_result(case=case, config=self.config)
+        except Exception as exc:
+            problem = f"a pytest_genai_case_result hook raised {type(exc).__name__}: {exc}"
+            if problem not in self.problems:
+                self.problems.append(problem)
+
+    def on_crash(self, report: pytest.TestReport) -> None:
+        """A test whose worker crashed: an error, counted if its suite was scored."""
+        from pytest_genai.outcome import split_nodeid
+
+        if report.nodeid in self._cases:
+            return
+        suite, case_id = split_nodeid(report.nodeid)
+        text = report.longreprtext.strip().splitlines()
+        self._implicit[report.nodeid] = {
+            "nodeid": report.nodeid,
+            "suite": suite,
+            "case_id": case_id,
+            "outcome": "error",
+            "duration": round(report.duration, 6),
+            "error": (text[-1] if text else "the test's worker crashed")[:1000],
+        }
 
     def _settle(self) -> None:
         """Count the failed, errored or skipped tests that never reached a scorer, when other
@@ -120,16 +224,18 @@ class GenaiSession:
         if self.is_worker:
             return True
         self._settle()
-        if self._cases:
-            self._add_junit_properties()
-            self._write_step_summary()
+        written = True
         if self.settings.report is not None:
             try:
                 self.write_json_report(self.settings.report, exitstatus)
             except OSError as exc:
                 self.report_error = f"could not write {self.settings.report}: {exc}"
-                return False
-        return True
+                self.problems.append(f"genai report: {self.report_error}")
+                written = False
+        if self._cases:
+            self._add_junit_properties()
+            self._write_step_summary()
+        return written
 
     def _add_junit_properties(self) -> None:
         # pytest has no public handle on its JUnit writer; `xml_key` is where it keeps it. On the
@@ -156,9 +262,7 @@ class GenaiSession:
         try:
             append_step_summary(Path(target), markdown(*self.aggregates()))
         except OSError as exc:
-            self.config.issue_config_time_warning(
-                pytest.PytestWarning(f"pytest-genai: could not write the step summary: {exc}"), 2
-            )
+            self.problems.append(f"could not write the GitHub step summary {target}: {exc}")
 
     def write_json_report(self, path: Path, exitstatus: int) -> None:
         from pytest_genai import __version__

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pytest_genai.results import CaseResult, Feedback
+from pytest_genai.results import AssessmentSourceType, CaseResult, Feedback
 
 NO_SCORER = "(no score)"
 """The scorer column for cases of a suite that produced no score at all (e.g. setup errors)."""
@@ -19,7 +19,34 @@ DEFAULT_AGGREGATIONS = ("mean", "min")
 CaseStatus = Literal["passed", "failed", "error", "info"]
 
 
-class ScorerSummary(BaseModel):
+class JudgeUsage(BaseModel):
+    """What LLM judges cost: verdicts asked, judge errors, tokens and price (where known)."""
+
+    judge_calls: int = 0
+    judge_errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    unpriced_calls: int = 0
+
+    def add(self, feedback: Feedback) -> None:
+        if feedback.source.source_type is not AssessmentSourceType.LLM_JUDGE:
+            return
+        self.judge_calls += 1
+        self.judge_errors += feedback.error is not None
+        self.input_tokens += feedback.input_tokens or 0
+        self.output_tokens += feedback.output_tokens or 0
+        if feedback.cost is not None:
+            self.cost = round((self.cost or 0.0) + feedback.cost, 10)
+        elif feedback.error is None:
+            self.unpriced_calls += 1
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class ScorerSummary(JudgeUsage):
     """One row of the quality summary: one scorer over the cases of one suite."""
 
     suite: str
@@ -35,11 +62,6 @@ class ScorerSummary(BaseModel):
     ci_high: float | None = None
     stats: dict[str, float] = Field(default_factory=dict)
     aggregations: list[str] = Field(default_factory=lambda: list(DEFAULT_AGGREGATIONS))
-
-    @property
-    def judged(self) -> int:
-        """Cases that count towards the pass rate: passed, failed and errors."""
-        return self.passed + self.failed + self.errors
 
 
 def wilson_interval(
@@ -117,8 +139,11 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
             counts = dict.fromkeys(("passed", "failed", "error", "skipped", "info"), 0)
             values: list[float] = []
             aggregations = list(DEFAULT_AGGREGATIONS)
+            usage = JudgeUsage()
             for case, found in zip(suite_cases, per_case, strict=True):
                 mine = found.get(name)
+                for f in mine or ():
+                    usage.add(f)
                 if case.outcome == "skipped":
                     counts["skipped"] += 1  # whatever it recorded before skipping
                 elif mine:
@@ -151,6 +176,7 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                     ci_high=high,
                     stats=statistics(values, aggregations),
                     aggregations=aggregations,
+                    **usage.model_dump(),
                 )
             )
     return summaries
@@ -163,8 +189,9 @@ def _by_name(feedback: list[Feedback]) -> dict[str, list[Feedback]]:
     return grouped
 
 
-class Totals(BaseModel):
-    """Case outcomes over the whole run (each case once, whatever its number of scorers)."""
+class Totals(JudgeUsage):
+    """Case outcomes over the whole run (each case once, whatever its number of scorers),
+    and what the judges cost."""
 
     cases: int = 0
     passed: int = 0
@@ -179,6 +206,8 @@ def totals(cases: Iterable[CaseResult]) -> Totals:
     for case in cases:
         result.cases += 1
         result.feedback += len(case.feedback)
+        for f in case.feedback:
+            result.add(f)
         if case.outcome == "passed":
             result.passed += 1
         elif case.outcome == "failed":

@@ -14,11 +14,12 @@ from pydantic import BaseModel
 
 from pytest_genai.report.aggregate import ScorerSummary, Totals
 from pytest_genai.results import CaseResult
+from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
 
 SCHEMA_VERSION = 1
 """Bumped whenever a field changes meaning or goes away (adding fields does not bump it)."""
 
-_SECRET_ARG = re.compile(r"(?i)(key|token|secret|password|passwd|auth)[^=]*=")
+_SECRET_FLAG = re.compile(r"(?i)^--?[\w.-]*(key|token|secret|password|passwd|auth)[\w.-]*$")
 
 
 class RunInfo(BaseModel):
@@ -48,11 +49,27 @@ class Report(BaseModel):
 
 
 def redact_args(args: Sequence[str]) -> list[str]:
-    """Command-line arguments with the values of anything that looks like a secret masked."""
-    redacted = []
+    """Command-line arguments with secrets masked: the value of a secret-named flag (`--api-key
+    X`, `--token=X`), of a secret-named `-o name=value`, and tokens or credentials anywhere."""
+    redact = Redactor()
+    redacted: list[str] = []
+    mask_next = False
     for arg in args:
-        match = _SECRET_ARG.search(arg)
-        redacted.append(arg[: match.end()] + "***" if match else arg)
+        if mask_next:
+            redacted.append(MASK)
+            mask_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if _SECRET_FLAG.match(name):
+            if eq:
+                redacted.append(f"{name}={MASK}")
+            else:
+                redacted.append(arg)
+                mask_next = True
+        elif eq and not arg.startswith("-") and SECRET_FIELD.match(name):
+            redacted.append(f"{name}={MASK}")
+        else:
+            redacted.append(redact(arg))
     return redacted
 
 
@@ -87,6 +104,10 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp makes the file private; give it the mode any new file would get
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

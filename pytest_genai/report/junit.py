@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_genai.report.aggregate import ScorerSummary, Totals
+from pytest_genai.report.aggregate import JudgeUsage, ScorerSummary, Totals
 from pytest_genai.results import CaseResult, truncate_text
 
 RATIONALE_CHARS = 1000
@@ -19,6 +19,11 @@ def case_properties(case: CaseResult) -> list[tuple[str, str]]:
             props.append((f"{prefix}.error", truncate_text(str(f.error), RATIONALE_CHARS)))
             continue
         props.append((f"{prefix}.value", "" if f.value is None else str(f.value)))
+        if f.cost is not None:
+            props.append((f"{prefix}.cost", f"{f.cost:.6g}"))
+        if f.input_tokens is not None or f.output_tokens is not None:
+            tokens = (f.input_tokens or 0) + (f.output_tokens or 0)
+            props.append((f"{prefix}.tokens", str(tokens)))
         if f.passed is not None:
             props.append((f"{prefix}.passed", str(f.passed).lower()))
         if f.rationale:
@@ -34,6 +39,7 @@ def suite_properties(summaries: Sequence[ScorerSummary], totals: Totals) -> list
         ("genai.failed", str(totals.failed)),
         ("genai.errors", str(totals.errors)),
         ("genai.skipped", str(totals.skipped)),
+        *_usage("genai", totals),
     ]
     for s in summaries:
         prefix = f"genai.{s.suite}.{s.scorer}"
@@ -51,4 +57,18 @@ def suite_properties(summaries: Sequence[ScorerSummary], totals: Totals) -> list
                 (f"{prefix}.ci_high", f"{s.ci_high:.6g}"),
             ]
         props += [(f"{prefix}.{k}", f"{v:.6g}") for k, v in s.stats.items()]
+        props += _usage(prefix, s)
+    return props
+
+
+def _usage(prefix: str, usage: JudgeUsage) -> list[tuple[str, str]]:
+    if not usage.judge_calls:
+        return []
+    props = [
+        (f"{prefix}.judge_calls", str(usage.judge_calls)),
+        (f"{prefix}.judge_errors", str(usage.judge_errors)),
+        (f"{prefix}.tokens", str(usage.tokens)),
+    ]
+    if usage.cost is not None:
+        props.append((f"{prefix}.cost", f"{usage.cost:.6g}"))
     return props

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_genai.report.aggregate import DEFAULT_AGGREGATIONS, ScorerSummary, Totals
+from pytest_genai.report.aggregate import DEFAULT_AGGREGATIONS, JudgeUsage, ScorerSummary, Totals
 
 HEADERS = [
     "suite",
@@ -30,11 +30,19 @@ def _number(value: float | None) -> str:
 
 
 def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows. Optional columns: `info` (scored cases whose scorer has no pass rule)
-    and `more` (statistics a scorer asked for beyond mean and min)."""
+    """Headers and rows. Optional columns: `info` (scored cases whose scorer has no pass rule),
+    `judge calls`, `tokens` and `cost` (when a judge was asked) and `more` (statistics a scorer
+    asked for beyond mean and min)."""
     info = any(s.info for s in summaries)
+    judged = any(s.judge_calls for s in summaries)
     extra = any(set(s.stats) - set(DEFAULT_AGGREGATIONS) for s in summaries)
-    headers = HEADERS[:7] + (["info"] if info else []) + HEADERS[7:] + (["more"] if extra else [])
+    headers = [
+        *HEADERS[:7],
+        *(["info"] if info else []),
+        *HEADERS[7:],
+        *(["judge calls", "tokens", "cost"] if judged else []),
+        *(["more"] if extra else []),
+    ]
     table = []
     for s in summaries:
         ci = "-" if s.ci_low is None else f"{s.ci_low:.1%}-{s.ci_high:.1%}"
@@ -52,6 +60,8 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
             _number(s.stats.get("mean")),
             _number(s.stats.get("min")),
         ]
+        if judged:
+            row += [str(s.judge_calls), str(s.tokens), cost_text(s)]
         if extra:
             more = (f"{k}={v:.4g}" for k, v in s.stats.items() if k not in DEFAULT_AGGREGATIONS)
             row.append(" ".join(more))
@@ -88,8 +98,23 @@ def _plain(headers: list[str], table: list[list[str]]) -> str:
     return "\n".join([line(headers), rule, *(line(row) for row in table)])
 
 
+def cost_text(usage: JudgeUsage) -> str:
+    """`$0.0012`, `$0.0012+?` when some calls had no known price, `?` when none had, or ``."""
+    if not usage.judge_calls:
+        return ""
+    if usage.cost is None:
+        return "?" if usage.unpriced_calls else "$0"
+    return f"${usage.cost:.4g}" + ("+?" if usage.unpriced_calls else "")
+
+
 def totals_line(t: Totals) -> str:
-    return (
-        f"{t.cases} scored tests: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
+    line = (
+        f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
         f"{t.skipped} skipped; {t.feedback} scores recorded"
     )
+    if t.judge_calls:
+        line += (
+            f"; judges: {t.judge_calls} verdicts asked, {t.judge_errors} judge errors, "
+            f"{t.tokens} tokens, cost {cost_text(t)}"
+        )
+    return line

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextvars
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pytest_genai.errors import ScorerError, ScoresFailed
+from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
 from pytest_genai.recording import current_recorder
-from pytest_genai.results import Feedback
+from pytest_genai.results import AssessmentSourceType, Feedback, truncate_text
+from pytest_genai.scoring.base import Scorer
 from pytest_genai.scoring.registry import ScorerSpec, resolve_scorers
-from pytest_genai.session import get_session
+from pytest_genai.session import GenaiSession, get_session
+
+OUTPUT_CHARS = 500
+"""How much of the judged output a failure message shows."""
 
 
 def assert_scored(
@@ -25,33 +31,79 @@ def assert_scored(
 
     `scorers` is one or a list of `Scorer` objects, plain functions (bound by parameter name like
     `@scorer`) or names of registered scorers. A scorer that fails raises `ScoresFailed` (an
-    `AssertionError`); a scorer that could not score at all raises `ScorerError`, so the case is
-    reported as an error, not as a failed verdict. Returns the list of `Feedback`.
+    `AssertionError`); a scorer that could not score at all raises `ScorerError` (`JudgeError`
+    when it was an LLM judge), so the case is reported as an error, not as a failed verdict.
+    Returns the list of `Feedback`.
     """
     __tracebackhide__ = True
-    recorder = current_recorder()
-    session = get_session(recorder.config) if recorder is not None else None
+    session = current_session()
     resolved = resolve_scorers(scorers, session.registered_scorers if session is not None else {})
+    return check(resolved, session, outputs, inputs, expectations, context)
 
-    feedback: list[Feedback] = []
-    for scorer in resolved:
-        feedback.extend(
-            scorer.run(inputs=inputs, outputs=outputs, expectations=expectations, context=context)
+
+def current_session() -> GenaiSession | None:
+    recorder = current_recorder()
+    return get_session(recorder.config) if recorder is not None else None
+
+
+def check(
+    scorers: Sequence[Scorer],
+    session: GenaiSession | None,
+    outputs: Any,
+    inputs: Any,
+    expectations: Any,
+    context: Any,
+) -> list[Feedback]:
+    """Run, record, and raise as `assert_scored` describes; shared with `assert_judged`."""
+    __tracebackhide__ = True
+    names = [s.name for s in scorers]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise ValueError(
+            f"two scorers are both named {duplicate!r}; give one another name= so that their "
+            "verdicts are reported apart"
         )
+    concurrency = session.settings.judge_concurrency if session is not None else 4
+    feedback = run_all(
+        scorers,
+        concurrency,
+        inputs=inputs,
+        outputs=outputs,
+        expectations=expectations,
+        context=context,
+    )
+    recorder = current_recorder()
     if recorder is not None:
         recorder.set_case(inputs=inputs, outputs=outputs, expectations=expectations)
         recorder.add(feedback)
 
     errors = [f for f in feedback if f.error is not None]
     failures = [f for f in feedback if f.error is None and f.passed is False]
+    if not errors and not failures:
+        return feedback
+    message = _message(errors, failures, len(feedback), outputs)
+    if any(f.source.source_type is AssessmentSourceType.LLM_JUDGE for f in errors):
+        raise JudgeError(message)
     if errors:
-        raise ScorerError(_message(errors, failures, len(feedback)))
-    if failures:
-        raise ScoresFailed(_message(errors, failures, len(feedback)))
-    return feedback
+        raise ScorerError(message)
+    raise ScoresFailed(message)
 
 
-def _message(errors: list[Feedback], failures: list[Feedback], total: int) -> str:
+def run_all(scorers: Sequence[Scorer], concurrency: int, **case: Any) -> list[Feedback]:
+    """Every scorer's feedback, in scorer order. LLM judges run at the same time (at most
+    `concurrency` at once) when there are several; each in a copy of this context, so they
+    see the running test and per-call judge settings."""
+    judges = sum(1 for s in scorers if s.source_type is AssessmentSourceType.LLM_JUDGE)
+    if judges < 2 or concurrency < 2:
+        return [f for s in scorers for f in s.run(**case)]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(scorers))) as pool:
+        futures = [
+            pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers
+        ]
+        return [f for future in futures for f in future.result()]
+
+
+def _message(errors: list[Feedback], failures: list[Feedback], total: int, outputs: Any) -> str:
     parts = []
     if errors:
         parts.append(f"{len(errors)} of {total} scorers could not score (error, no verdict)")
@@ -59,4 +111,6 @@ def _message(errors: list[Feedback], failures: list[Feedback], total: int) -> st
         parts.append(f"{len(failures)} of {total} scorers failed")
     lines = ["; ".join(parts) + ":"]
     lines += ["  " + f.describe() for f in errors + failures]
+    if any(f.source.source_type is AssessmentSourceType.LLM_JUDGE for f in errors + failures):
+        lines.append(f"  judged output: {truncate_text(repr(outputs), OUTPUT_CHARS)}")
     return "\n".join(lines)

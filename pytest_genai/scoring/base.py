@@ -80,7 +80,10 @@ class Scorer:
                     f"scorer {self.name!r}: unknown aggregation {unknown[0]!r}; "
                     f"choose from {', '.join(AGGREGATIONS)}"
                 )
-        self._wanted, self._takes_all = _binding(self.score, self.name)
+        self._wanted, self._takes_all = self._bind()
+
+    def _bind(self) -> tuple[tuple[str, ...], bool]:
+        return _binding(self.score, self.name)
 
     def score(self, **kwargs: Any) -> Any:
         """Produce the verdict; see the class docstring for what it may take and return."""
@@ -122,10 +125,10 @@ class Scorer:
         except Exception as exc:
             feedback = [self.error_feedback(exc)]
         duration = time.perf_counter() - started
-        for item in feedback:
-            if item.duration is None:
-                item.duration = duration
-        return feedback
+        return [
+            f if f.duration is not None else f.model_copy(update={"duration": duration})
+            for f in feedback
+        ]
 
     def error_feedback(self, exc: BaseException) -> Feedback:
         return Feedback(
@@ -188,7 +191,9 @@ class FunctionScorer(Scorer):
         self.__doc__ = func.__doc__
         self.__wrapped__ = func
         super().__init__(name or getattr(func, "__name__", None) or "scorer", **options)
-        self._wanted, self._takes_all = _binding(func, self.name)
+
+    def _bind(self) -> tuple[tuple[str, ...], bool]:
+        return _binding(self.func, self.name)
 
     def score(self, **kwargs: Any) -> Any:
         return self.func(**kwargs)

@@ -26,53 +26,53 @@ def _expected_response(expectations: Any) -> Any:
     )
 
 
-def _normalize(text: str, *, case_sensitive: bool, strip: bool) -> str:
-    if strip:
+def _normalize(text: str, *, case_sensitive: bool, normalize_whitespace: bool) -> str:
+    if normalize_whitespace:
         text = " ".join(text.split())
     return text if case_sensitive else text.casefold()
 
 
-def _same(actual: Any, expected: Any, *, case_sensitive: bool, strip: bool) -> bool:
-    if isinstance(actual, str) and isinstance(expected, str):
-        return _normalize(actual, case_sensitive=case_sensitive, strip=strip) == _normalize(
-            expected, case_sensitive=case_sensitive, strip=strip
-        )
-    return bool(actual == expected)
+def _equality(
+    outputs: Any, expected: Any, case_sensitive: bool, normalize_whitespace: bool
+) -> Feedback:
+    if isinstance(outputs, str) and isinstance(expected, str):
+        options = {"case_sensitive": case_sensitive, "normalize_whitespace": normalize_whitespace}
+        ok = _normalize(outputs, **options) == _normalize(expected, **options)
+    else:
+        ok = bool(outputs == expected)
+    return Feedback(
+        value=ok, rationale=None if ok else f"expected {expected!r:.200}, got {outputs!r:.200}"
+    )
 
 
 def exact_match(
     expected: Any,
     *,
     case_sensitive: bool = True,
-    strip: bool = True,
+    normalize_whitespace: bool = True,
     name: str = "exact_match",
 ) -> Scorer:
     """Passes when `outputs` equals `expected`.
 
-    Strings are compared after collapsing whitespace (`strip=False` keeps it) and, with
-    `case_sensitive=False`, ignoring case; other values with `==`.
+    Strings are compared with runs of whitespace collapsed and ends trimmed
+    (`normalize_whitespace=False` compares them as they are) and, with `case_sensitive=False`,
+    ignoring case; other values with `==`.
     """
 
     def score(outputs: Any) -> Feedback:
-        ok = _same(outputs, expected, case_sensitive=case_sensitive, strip=strip)
-        return Feedback(
-            value=ok, rationale=None if ok else f"expected {expected!r:.200}, got {outputs!r:.200}"
-        )
+        return _equality(outputs, expected, case_sensitive, normalize_whitespace)
 
     return FunctionScorer(score, name)
 
 
 def equals_expected(
-    *, case_sensitive: bool = True, strip: bool = True, name: str = "equals_expected"
+    *, case_sensitive: bool = True, normalize_whitespace: bool = True, name: str = "equals_expected"
 ) -> Scorer:
     """Passes when `outputs` equals `expectations["expected_response"]` (as `exact_match`)."""
 
     def score(outputs: Any, expectations: Any) -> Feedback:
         expected = _expected_response(expectations)
-        ok = _same(outputs, expected, case_sensitive=case_sensitive, strip=strip)
-        return Feedback(
-            value=ok, rationale=None if ok else f"expected {expected!r:.200}, got {outputs!r:.200}"
-        )
+        return _equality(outputs, expected, case_sensitive, normalize_whitespace)
 
     return FunctionScorer(score, name)
 
@@ -231,8 +231,8 @@ def similarity(
 
     def score(outputs: Any, expectations: Any) -> Feedback:
         target = expected if expected is not None else _expected_response(expectations)
-        a = _normalize(as_text(outputs), case_sensitive=case_sensitive, strip=True)
-        b = _normalize(as_text(target), case_sensitive=case_sensitive, strip=True)
+        a = _normalize(as_text(outputs), case_sensitive=case_sensitive, normalize_whitespace=True)
+        b = _normalize(as_text(target), case_sensitive=case_sensitive, normalize_whitespace=True)
         ratio = round(edit_ratio(a, b), 4)
         return Feedback(value=ratio, rationale=f"edit-distance ratio {ratio:.3f} to {target!r:.80}")
 

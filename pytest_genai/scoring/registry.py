@@ -38,7 +38,32 @@ NAMEABLE_BUILTINS = ("equals_expected", "is_json", "similarity")
 """Built-ins that work without arguments, so a name is enough."""
 
 
+JUDGE_NAMES = (
+    "correctness",
+    "relevance_to_query",
+    "safety",
+    "guidelines",
+    "expectations_guidelines",
+    "equivalence",
+    "retrieval_groundedness",
+    "retrieval_relevance",
+    "retrieval_sufficiency",
+    "tool_call_correctness",
+)
+"""Built-in LLM judges (in `pytest_genai.judges`), listed here so that looking up a name
+imports the judges only when a judge is named."""
+
+
 def _builtin(name: str) -> Scorer | None:
+    if name in JUDGE_NAMES:
+        from pytest_genai.judges.builtin import BUILTIN_JUDGES, NAMEABLE_JUDGES
+
+        if name in NAMEABLE_JUDGES:
+            return BUILTIN_JUDGES[name]()
+        raise ValueError(
+            f"judge {name!r} needs arguments: use pytest_genai.judges.{name}(...) "
+            "instead of its name"
+        )
     if name in NAMEABLE_BUILTINS:
         return BUILTIN_FACTORIES[name]()
     if name in BUILTIN_FACTORIES:
@@ -70,7 +95,7 @@ def resolve_scorers(
                 registered = registered()
             found = registered.get(spec) or _builtin(spec)
             if found is None:
-                known = sorted({*registered, *BUILTIN_FACTORIES})
+                known = sorted({*registered, *BUILTIN_FACTORIES, *JUDGE_NAMES})
                 raise ValueError(f"no scorer named {spec!r}; known names: {', '.join(known)}")
             resolved.append(found)
         elif callable(spec):

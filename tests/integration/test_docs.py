@@ -30,9 +30,7 @@ ANY_FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.D
 FILE_NAME = re.compile(r"#\s*([\w./-]+\.py)\s*$")
 EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.MULTILINE)
 OUTCOME_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
-TOTALS_LINE = re.compile(
-    r"(\d+) scored tests: (\d+) passed, (\d+) failed, (\d+) errors, (\d+) skipped"
-)
+TOTALS_LINE = re.compile(r"(\d+) cases: (\d+) passed, (\d+) failed, (\d+) errors, (\d+) skipped")
 
 # Snippets must not depend on, or write into, the environment of the run that tests them.
 HERMETIC_ENV = ("GITHUB_STEP_SUMMARY", *(option.env for option in OPTIONS))

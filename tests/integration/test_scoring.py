@@ -113,7 +113,7 @@ def test_outcomes_and_terminal_section(pytester: pytest.Pytester, xdist_args: li
             "test_suite.py::test_scorer_error*explodes*1*0*0*1*0*0.0%*",
             "test_suite.py::test_setup_error*(no score)*1*0*0*1*0*0.0%*",
             "test_suite.py::test_skipped*(no score)*1*0*0*0*1*-*",
-            "8 scored tests: 2 passed, 2 failed, 3 errors, 1 skipped; 11 scores recorded",
+            "8 cases: 2 passed, 2 failed, 3 errors, 1 skipped; 11 scores recorded",
             "genai report: *report.json",
         ]
     )
@@ -262,7 +262,7 @@ def test_step_summary(
     assert ["test_suite.py::test_answers", "contains", "3", "2", "1", "0", "0"] in [
         row[:7] for row in rows
     ]
-    assert "8 scored tests" in text
+    assert "8 cases: 2 passed" in text
 
 
 def test_assert_scored_returns_feedback_and_raises() -> None:
@@ -325,7 +325,7 @@ def test_cases_that_crash_before_scoring_still_count(
     result.stdout.fnmatch_lines(
         [
             "test_crash.py::test_app*contains*6*3*0*2*1*60.0%*",
-            "6 scored tests: 3 passed, 0 failed, 2 errors, 1 skipped; 3 scores recorded",
+            "6 cases: 3 passed, 0 failed, 2 errors, 1 skipped; 3 scores recorded",
         ]
     )
     report = json.loads((pytester.path / "r.json").read_text())
@@ -397,5 +397,5 @@ def test_unwritable_report_fails_the_run_without_internal_error(pytester: pytest
     result = pytester.runpytest("--genai-report=blocker/r.json")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["genai report: could not write *blocker*r.json: *"])
+    result.stdout.fnmatch_lines(["pytest-genai: genai report: could not write *blocker*r.json: *"])
     assert "INTERNALERROR" not in result.stdout.str()

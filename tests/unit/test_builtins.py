@@ -19,7 +19,7 @@ def test_exact_match() -> None:
     assert one(scorers.exact_match("Paris"), " Paris ").passed is True
     assert one(scorers.exact_match("Paris"), "paris").passed is False
     assert one(scorers.exact_match("Paris", case_sensitive=False), "paris").passed is True
-    assert one(scorers.exact_match("a  b", strip=False), "a b").passed is False
+    assert one(scorers.exact_match("a  b", normalize_whitespace=False), "a b").passed is False
     assert one(scorers.exact_match({"a": 1}), {"a": 1}).passed is True
     failed = one(scorers.exact_match("Paris"), "Rome")
     assert failed.rationale == "expected 'Paris', got 'Rome'"

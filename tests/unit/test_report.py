@@ -142,12 +142,30 @@ def test_markdown_respects_its_budget() -> None:
 
 
 def test_redact_args() -> None:
-    args = ["-q", "--api-key=sk-123", "-o", "auth_token=abc", "--genai-report=r.json"]
+    args = [
+        "-q",
+        "--api-key=sk-123",
+        "--password",
+        "hunter2",
+        "-o",
+        "auth_token=abc",
+        "--header",
+        "Authorization: Bearer sk-xyz123456789",
+        "https://user:pw1234@example.com/x",
+        "tests/test_auth.py::test_a[x=1]",
+        "--genai-report=r.json",
+    ]
     assert redact_args(args) == [
         "-q",
         "--api-key=***",
+        "--password",
+        "***",
         "-o",
         "auth_token=***",
+        "--header",
+        "Authorization: Bearer ***",
+        "https://user:***@example.com/x",
+        "tests/test_auth.py::test_a[x=1]",
         "--genai-report=r.json",
     ]
 

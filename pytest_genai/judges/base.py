@@ -1,0 +1,319 @@
+"""`Judge`: a scorer that asks an LLM, and `make_judge` to define one from instructions."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, create_model
+
+from pytest_genai.judges.client import JudgeClient, JudgeError, JudgeReply
+from pytest_genai.results import (
+    AssessmentSource,
+    AssessmentSourceType,
+    Feedback,
+    FeedbackError,
+    normalize_verdict,
+    truncate_text,
+)
+from pytest_genai.scoring.base import Scorer
+
+PLACEHOLDERS = ("inputs", "outputs", "expectations", "context")
+"""What judge instructions may refer to, as `{{ inputs }}` and so on."""
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+RAW_REPLY_CHARS = 2000
+
+FeedbackType = Literal["yes_no"] | type | Sequence[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgeCall:
+    """Per-assertion overrides (`assert_judged(model=..., inference_params=...)`)."""
+
+    model: str | None = None
+    inference_params: dict[str, Any] | None = None
+
+
+NO_OVERRIDES = JudgeCall()
+CALL_OVERRIDES: contextvars.ContextVar[JudgeCall] = contextvars.ContextVar(
+    "pytest_genai_judge_call",
+    default=NO_OVERRIDES,
+)
+
+
+def placeholders(instructions: str) -> list[str]:
+    """The placeholder names used in `instructions`, in order of first use."""
+    names: list[str] = []
+    for match in _PLACEHOLDER.finditer(instructions):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+    return names
+
+
+def render_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def render(instructions: str, fields: dict[str, Any]) -> str:
+    return _PLACEHOLDER.sub(lambda m: render_value(fields.get(m.group(1))), instructions)
+
+
+SYSTEM_PROMPT = """\
+You are a careful, impartial evaluator of the output of an AI application. You are given \
+evaluation instructions and the material to evaluate. Judge only what the instructions ask, \
+using only the material given. Think it through first, then decide.
+
+Reply with a single JSON object and nothing else, with two keys:
+- "rationale": a short explanation of your decision that points to the parts of the material \
+it rests on;
+- "result": {result_spec}."""
+
+
+class Judge(Scorer):
+    """A scorer whose verdict comes from an LLM judge (through litellm).
+
+    `instructions` may use the placeholders `{{ inputs }}`, `{{ outputs }}`,
+    `{{ expectations }}` and `{{ context }}`. `feedback_type` is `"yes_no"` (the default, a
+    yes/no/unknown verdict where yes passes), `bool`, `int` or `float` (a score that needs a
+    `threshold` or `pass_if`), or a list of category labels (which needs `pass_if`).
+    `model` and `inference_params` override the run's judge settings for this judge.
+    """
+
+    source_type = AssessmentSourceType.LLM_JUDGE
+
+    def __init__(
+        self,
+        name: str,
+        instructions: str,
+        *,
+        feedback_type: FeedbackType = "yes_no",
+        threshold: float | None = None,
+        pass_if: Callable[[Any], bool] | None = None,
+        model: str | None = None,
+        inference_params: dict[str, Any] | None = None,
+        aggregations: Iterable[str] | None = None,
+        requires: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> None:
+        unknown = [p for p in placeholders(instructions) if p not in PLACEHOLDERS]
+        if unknown:
+            raise ValueError(
+                f"judge {name!r}: unknown placeholder {{{{ {unknown[0]} }}}} in its instructions; "
+                f"use {', '.join('{{ ' + p + ' }}' for p in PLACEHOLDERS)}"
+            )
+        if not placeholders(instructions):
+            raise ValueError(
+                f"judge {name!r}: its instructions refer to nothing to judge; use at least one "
+                f"of {', '.join('{{ ' + p + ' }}' for p in PLACEHOLDERS)}"
+            )
+        self.instructions = instructions
+        self.feedback_type = _check_feedback_type(name, feedback_type, threshold, pass_if)
+        self.model = model
+        self.inference_params = dict(inference_params or {})
+        self._requires = requires
+        self._response_model = _response_model(self.feedback_type)
+        super().__init__(name, threshold=threshold, pass_if=pass_if, aggregations=aggregations)
+
+    def score(
+        self, inputs: Any, outputs: Any, expectations: Any, context: Any, trace: Any
+    ) -> Feedback:
+        fields = {
+            "inputs": inputs,
+            "outputs": outputs,
+            "expectations": expectations,
+            "context": context,
+        }
+        if self._requires is not None:
+            problem = self._requires(fields)
+            if problem:
+                raise ValueError(f"judge {self.name!r} {problem}")
+        call = CALL_OVERRIDES.get()
+        params = {**self.inference_params, **(call.inference_params or {})}
+        client, default_model = judge_client()
+        model = call.model or self.model or default_model
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT.format(result_spec=self._result_spec())},
+            {"role": "user", "content": render(self.instructions, fields)},
+        ]
+        reply = client.ask(
+            messages, model=model, response_model=self._response_model, inference_params=params
+        )
+        try:
+            value = self._coerce(reply.result)
+        except ValueError as exc:
+            raise JudgeError(
+                f"judge {model} answered {reply.result!r}: {exc}",
+                raw_reply=reply.text,
+                attempts=reply.attempts,
+            ) from None
+        return self._feedback(value, reply)
+
+    def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:
+        return Feedback(
+            name=self.name,
+            value=value,
+            rationale=reply.rationale or None,
+            source=AssessmentSource(source_type=self.source_type, source_id=reply.model),
+            cost=reply.cost,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            metadata={"judge_model": reply.model, "requests": reply.attempts},
+        )
+
+    def error_feedback(self, exc: BaseException) -> Feedback:
+        """A judge error keeps the judge model and, when there was one, the raw reply."""
+        metadata: dict[str, Any] = {}
+        raw = getattr(exc, "raw_reply", None)
+        if raw:
+            metadata["raw_reply"] = truncate_text(raw, RAW_REPLY_CHARS)
+        if isinstance(exc, JudgeError):
+            metadata["requests"] = exc.attempts
+        model = CALL_OVERRIDES.get().model or self.model or _default_model()
+        return Feedback(
+            name=self.name,
+            error=FeedbackError.from_exception(exc),
+            source=AssessmentSource(source_type=self.source_type, source_id=model),
+            aggregations=self.aggregations,
+            metadata=metadata,
+        )
+
+    def _result_spec(self) -> str:
+        kind = self.feedback_type
+        if kind == "yes_no":
+            return '"yes" if the output meets the criteria, "no" if it does not'
+        if kind is bool:
+            return "true or false"
+        if kind is int:
+            return "a whole number, as the instructions ask"
+        if kind is float:
+            return "a number, as the instructions ask"
+        return "one of " + ", ".join(json.dumps(c) for c in kind)  # type: ignore[union-attr]
+
+    def _coerce(self, result: Any) -> bool | int | float | str:
+        kind = self.feedback_type
+        if kind == "yes_no":
+            verdict = normalize_verdict(str(result)) if not isinstance(result, bool) else None
+            if isinstance(result, bool):
+                verdict = "yes" if result else "no"
+            if verdict is None:
+                raise ValueError("not a yes/no verdict")
+            return verdict
+        if kind is bool:
+            if isinstance(result, bool):
+                return result
+            verdict = normalize_verdict(str(result))
+            if verdict in ("yes", "no"):
+                return verdict == "yes"
+            raise ValueError("not true or false")
+        if kind in (int, float):
+            try:
+                number = float(str(result).strip().split("/")[0])
+            except ValueError:
+                raise ValueError("not a number") from None
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            if kind is int:
+                if number != int(number):
+                    raise ValueError("not a whole number")
+                return int(number)
+            return number
+        labels = {c.lower(): c for c in kind}  # type: ignore[union-attr]
+        label = labels.get(str(result).strip().lower())
+        if label is None:
+            raise ValueError(f"not one of {list(kind)!r}")  # type: ignore[arg-type]
+        return label
+
+
+def _check_feedback_type(
+    name: str, kind: Any, threshold: float | None, pass_if: Callable[[Any], bool] | None
+) -> Any:
+    if kind == "yes_no" or kind is bool:
+        return kind
+    if kind in (int, float):
+        if threshold is None and pass_if is None:
+            raise TypeError(f"judge {name!r}: a numeric judge needs threshold= or pass_if=")
+        return kind
+    if isinstance(kind, (list, tuple)) and kind and all(isinstance(c, str) for c in kind):
+        if pass_if is None:
+            raise TypeError(f"judge {name!r}: a categorical judge needs pass_if= (label -> bool)")
+        return tuple(kind)
+    raise TypeError(
+        f"judge {name!r}: feedback_type must be 'yes_no', bool, int, float or a list of "
+        f"labels, got {kind!r}"
+    )
+
+
+def _response_model(kind: Any) -> type[BaseModel]:
+    result_type: Any
+    if kind == "yes_no":
+        result_type = Literal["yes", "no", "unknown"]
+    elif kind in (bool, int, float):
+        result_type = kind
+    else:
+        result_type = Literal[tuple(kind)]  # type: ignore[valid-type]
+    # rationale first: the model explains before it decides
+    return create_model("JudgeVerdict", rationale=(str, ...), result=(result_type, ...))
+
+
+def _default_model() -> str:
+    return judge_client()[1]
+
+
+def judge_client() -> tuple[JudgeClient, str]:
+    """The client of the running pytest session (or one from the environment), and its model."""
+    from pytest_genai.current import current_item
+    from pytest_genai.session import get_session
+
+    item = current_item()
+    session = get_session(item.config) if item is not None else None
+    client = session.judge_client() if session is not None else _fallback_client()
+    return client, client.settings.judge_model
+
+
+@functools.cache
+def _fallback_client() -> JudgeClient:
+    """Outside a pytest run (a script, a notebook): settings from the environment."""
+    from pytest_genai.config import Settings
+
+    return JudgeClient(Settings.resolve({}, os.environ, {}))
+
+
+def make_judge(
+    name: str,
+    instructions: str,
+    *,
+    feedback_type: FeedbackType = "yes_no",
+    threshold: float | None = None,
+    pass_if: Callable[[Any], bool] | None = None,
+    model: str | None = None,
+    inference_params: dict[str, Any] | None = None,
+    aggregations: Iterable[str] | None = None,
+) -> Judge:
+    """Define an LLM judge from instructions with `{{ inputs }}`, `{{ outputs }}`,
+    `{{ expectations }}` and `{{ context }}` placeholders.
+
+    An unknown placeholder, or a numeric or categorical judge without a pass rule, is an error
+    here, when the judge is defined. See `Judge` for the arguments.
+    """
+    return Judge(
+        name,
+        instructions,
+        feedback_type=feedback_type,
+        threshold=threshold,
+        pass_if=pass_if,
+        model=model,
+        inference_params=inference_params,
+        aggregations=aggregations,
+    )

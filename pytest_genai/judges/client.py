@@ -1,0 +1,291 @@
+"""One synchronous way to ask a judge model through litellm, with our own retries.
+
+litellm is imported on first use only. Its own retries are off (`num_retries=0`, which would
+need `tenacity`) and so are the OpenAI SDK's (`max_retries=0`), so one attempt here is one HTTP
+request, and the retry policy is ours: 429, 5xx, timeouts and connection errors are retried with
+exponential backoff and jitter, honouring `Retry-After`; other errors are not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pytest_genai.errors import JudgeError
+from pytest_genai.judges.parsing import ReplyParseError, parse_reply
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from pytest_genai.config import Settings
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+MAX_RETRY_AFTER = 60.0
+REASK = (
+    "Your previous reply could not be read as the JSON object asked for. Reply again with only "
+    "that JSON object, with the keys 'rationale' and 'result', and nothing else."
+)
+
+
+@dataclasses.dataclass
+class JudgeReply:
+    """What one judge question produced."""
+
+    result: Any
+    rationale: str
+    text: str
+    model: str
+    attempts: int
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+
+
+def import_litellm() -> Any:
+    """litellm, imported quietly: the cost map from the package (no download at import)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    if hasattr(litellm, "telemetry"):
+        litellm.telemetry = False
+    return litellm
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds from a `Retry-After` (or `retry-after-ms`) header on the error, if any."""
+    sources = (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    )
+    for headers in sources:
+        if not headers:
+            continue
+        try:
+            ms = headers.get("retry-after-ms")
+            if ms is not None:
+                return max(0.0, float(ms) / 1000)
+            seconds = headers.get("retry-after")
+            if seconds is not None:
+                return max(0.0, float(seconds))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _rejects_response_format(exc: BaseException, status: int | None) -> bool:
+    if status != 400:
+        return False
+    text = str(exc).lower()
+    return any(word in text for word in ("response_format", "json_schema", "structured output"))
+
+
+class JudgeClient:
+    """Asks judge models; one per process, shared by the threads of concurrent assertions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.sleep = sleep
+        self._no_structured: set[str] = set()
+        self._checked: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        response_model: type[BaseModel] | None = None,
+        inference_params: dict[str, Any] | None = None,
+    ) -> JudgeReply:
+        """Ask one question and parse the verdict; re-ask once if the reply is unreadable."""
+        model = model or self.settings.judge_model
+        self._check_model(model)
+        conversation = list(messages)
+        attempts = 0
+        last_text = ""
+        for ask_number in range(2):
+            response, made = self._complete(conversation, model, response_model, inference_params)
+            attempts += made
+            text, finish_reason = _content(response)
+            last_text = text
+            usage = _usage(response)
+            try:
+                if finish_reason == "length":
+                    raise ReplyParseError("the reply was cut off (finish_reason 'length')")
+                result, rationale = parse_reply(text)
+            except ReplyParseError as exc:
+                if ask_number == 0:
+                    conversation += [
+                        {"role": "assistant", "content": text},
+                        {"role": "user", "content": REASK},
+                    ]
+                    continue
+                raise JudgeError(
+                    f"judge {model} gave no readable verdict after a re-ask: {exc}",
+                    raw_reply=text,
+                    attempts=attempts,
+                ) from None
+            return JudgeReply(
+                result=result,
+                rationale=rationale,
+                text=text,
+                model=model,
+                attempts=attempts,
+                input_tokens=usage[0],
+                output_tokens=usage[1],
+                cost=self._cost(response),
+            )
+        raise JudgeError(f"judge {model} gave no verdict", raw_reply=last_text, attempts=attempts)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_model(self, model: str) -> None:
+        """Fail early, with the fix, on an unknown model or missing credentials."""
+        if model in self._checked:
+            return
+        litellm = import_litellm()
+        try:
+            provider = litellm.get_llm_provider(model)[1]
+        except Exception:
+            raise JudgeError(
+                f"unknown judge model {model!r}: use a litellm model string such as "
+                "'openai/gpt-4o-mini' (set genai_judge_model or --genai-judge-model)"
+            ) from None
+        if self.settings.judge_base_url is None:
+            try:
+                env = litellm.validate_environment(model=model)
+            except Exception:
+                env = {"keys_in_environment": True}
+            missing = env.get("missing_keys") or []
+            if not env.get("keys_in_environment", True) and missing:
+                raise JudgeError(
+                    f"no credentials for the judge model {model!r} (provider {provider!r}): "
+                    f"set {' or '.join(missing)}, or choose another judge with "
+                    "genai_judge_model / --genai-judge-model (genai_judge_base_url for a "
+                    "local OpenAI-compatible server)"
+                )
+        with self._lock:
+            self._checked.add(model)
+
+    def _complete(
+        self,
+        messages: list[dict[str, str]],
+        model: str,
+        response_model: type[BaseModel] | None,
+        inference_params: dict[str, Any] | None,
+    ) -> tuple[Any, int]:
+        """One completion with our retry policy; returns the response and the requests made."""
+        litellm = import_litellm()
+        settings = self.settings
+        params: dict[str, Any] = {"temperature": settings.judge_temperature}
+        params.update(inference_params or {})
+        params.update(
+            model=model,
+            messages=messages,
+            timeout=settings.judge_timeout,
+            num_retries=0,
+            max_retries=0,
+        )
+        if settings.judge_base_url is not None:
+            params["api_base"] = settings.judge_base_url
+            if not _provider_key_present(model):
+                # Local servers don't check keys, but the OpenAI SDK insists on one.
+                params.setdefault("api_key", "no-key-needed")
+        made = 0
+        retries = 0
+        while True:
+            structured = response_model is not None and model not in self._no_structured
+            if structured:
+                params["response_format"] = response_model
+            else:
+                params.pop("response_format", None)
+            made += 1
+            try:
+                return litellm.completion(**params), made
+            except Exception as exc:
+                status = _status(exc)
+                if structured and _rejects_response_format(exc, status):
+                    with self._lock:
+                        self._no_structured.add(model)
+                    continue  # the same question with JSON instructions only
+                retryable = status in RETRYABLE_STATUS or isinstance(
+                    exc, (litellm.Timeout, litellm.APIConnectionError)
+                )
+                if not retryable or retries >= settings.judge_retries:
+                    what = f"HTTP {status}" if status else type(exc).__name__
+                    tried = f" after {made} requests" if made > 1 else ""
+                    raise JudgeError(
+                        f"judge request to {model} failed{tried}: {what}: {_message(exc)}",
+                        attempts=made,
+                    ) from None
+                self.sleep(self._delay(retries, _retry_after(exc)))
+                retries += 1
+
+    def _delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        ceiling = min(self.backoff_cap, self.backoff_base * 2**retry)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _cost(self, response: Any) -> float | None:
+        """The price of the call from litellm's pricing table; None for an unknown model."""
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
+        if isinstance(cost, (int, float)) and cost > 0:
+            return float(cost)
+        try:
+            cost = import_litellm().completion_cost(completion_response=response)
+        except Exception:
+            return None
+        return float(cost) if isinstance(cost, (int, float)) and cost > 0 else None
+
+
+def _provider_key_present(model: str) -> bool:
+    provider = model.split("/", 1)[0].upper().replace("-", "_")
+    return bool(os.environ.get(f"{provider}_API_KEY"))
+
+
+def _message(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:500] + ("…" if len(text) > 500 else "")
+
+
+def _content(response: Any) -> tuple[str, str | None]:
+    try:
+        choice = response.choices[0]
+        return choice.message.content or "", getattr(choice, "finish_reason", None)
+    except (AttributeError, IndexError, TypeError):
+        return "", None
+
+
+def _usage(response: Any) -> tuple[int | None, int | None]:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None, None
+    return getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)

@@ -1,0 +1,48 @@
+"""Keeping credentials out of everything we write: messages, raw replies, reports, logs."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^AUTH", re.I)
+SECRET_FIELD = re.compile(
+    r"(?i)^(authorization|proxy[-_]authorization|x[-_]api[-_]key|api[-_]?key|.*[-_](key|token)|"
+    r"token|secret|.*[-_]secret|password|passwd|cookie|set[-_]cookie)$"
+)
+"""Names of mapping keys (headers, settings) whose values are masked whatever they hold."""
+_PATTERNS = (
+    # Authorization: Bearer xyz / api_key="xyz" / api-key: xyz
+    re.compile(r"(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"(?i)(api[-_]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
+    # credentials in URLs: scheme://user:password@host
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+(?=@)"),
+)
+_KEY_SHAPE = re.compile(r"\b(?:sk|pk|rk|xox[abp]|ghp|gho|hf)[-_][A-Za-z0-9_\-]{16,}")
+MASK = "***"
+
+
+class Redactor:
+    """Masks secrets in text: values of secret-named environment variables (8+ characters),
+    bearer tokens, `api_key=...`, credentials in URLs and key-shaped tokens (`sk-...`).
+
+    Made once per batch of text: it reads the environment when made.
+    """
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}
+        self.values = sorted(values, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        return _KEY_SHAPE.sub(MASK, text)
+
+
+def redact(text: str) -> str:
+    """`text` with secrets masked (see `Redactor`)."""
+    return Redactor()(text)
