@@ -84,7 +84,7 @@ def _parse_url(text: str) -> str:
     return url.rstrip("/")
 
 
-def _parse_model(text: str) -> str:
+def parse_model(text: str) -> str:
     """A litellm model string (`provider/model`); MLflow's `provider:/model` is accepted too."""
     model = text.strip()
     if ":/" in model:
@@ -133,7 +133,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "judge_model",
         f"litellm model string of the LLM judge (default: {DEFAULT_JUDGE_MODEL})",
-        _parse_model,
+        parse_model,
         "MODEL",
     ),
     Option(

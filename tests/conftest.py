@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 # pytester's in-process runs drop modules first imported during a run; import the whole package
@@ -9,6 +11,7 @@ import pytest_genai.report.json_report
 import pytest_genai.report.junit
 import pytest_genai.scorers
 import pytest_genai.scoring.assertions  # noqa: F401
+from tests.support.llm_server import LLMServer
 
 XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}
 
@@ -17,3 +20,17 @@ XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}
 def xdist_args(request: pytest.FixtureRequest) -> list[str]:
     """Run a pytester session without xdist and with two workers."""
     return list(XDIST_MODES[request.param])
+
+
+@pytest.fixture(scope="session")
+def _llm_server_session() -> Iterator[LLMServer]:
+    """One loopback OpenAI-compatible server per test process (per xdist worker)."""
+    with LLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm_server(_llm_server_session: LLMServer) -> LLMServer:
+    """The shared loopback LLM server, reset: empty script and request log, default reply."""
+    _llm_server_session.reset()
+    return _llm_server_session

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
-from pytest_genai.judges.client import JudgeClient, JudgeError, JudgeReply
+from pytest_genai.config import OptionError, parse_model
+from pytest_genai.errors import JudgeError
+from pytest_genai.judges.client import JudgeClient, JudgeReply
 from pytest_genai.results import (
     AssessmentSource,
     AssessmentSourceType,
@@ -142,7 +144,7 @@ class Judge(Scorer):
         call = CALL_OVERRIDES.get()
         params = {**self.inference_params, **(call.inference_params or {})}
         client, default_model = judge_client()
-        model = call.model or self.model or default_model
+        model = _model(call.model or self.model or default_model)
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT.format(result_spec=self._result_spec())},
             {"role": "user", "content": render(self.instructions, fields)},
@@ -265,6 +267,13 @@ def _response_model(kind: Any) -> type[BaseModel]:
         result_type = Literal[tuple(kind)]  # type: ignore[valid-type]
     # rationale first: the model explains before it decides
     return create_model("JudgeVerdict", rationale=(str, ...), result=(result_type, ...))
+
+
+def _model(text: str) -> str:
+    try:
+        return parse_model(text)
+    except OptionError as exc:
+        raise JudgeError(f"bad judge model: {exc}") from None
 
 
 def _default_model() -> str:

@@ -13,6 +13,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,17 @@ class JudgeReply:
     cost: float | None = None
 
 
+_READONLY = r".*`ReadOnly` qualifier"
+
+
 def import_litellm() -> Any:
-    """litellm, imported quietly: the cost map from the package (no download at import)."""
+    """litellm, imported quietly: the cost map from the package (no download at import), no
+    banner on errors, and none of the pydantic warnings its own types raise on first use."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # pytest restores the warning filters after each test: put ours back when they are gone
+    if not any(f[1] is not None and f[1].pattern == _READONLY for f in warnings.filters):
+        warnings.filterwarnings("ignore", message=_READONLY, category=UserWarning)
+        warnings.filterwarnings("ignore", module=r"litellm(\.|$)")
     import litellm
 
     litellm.suppress_debug_info = True
