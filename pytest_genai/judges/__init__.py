@@ -6,7 +6,7 @@ that happens at the first judge call.
 
 from __future__ import annotations
 
-from pytest_genai.judges.base import Judge, make_judge
+from pytest_genai.judges.base import Judge, make_judge, unavailable_reason
 from pytest_genai.judges.builtin import (
     correctness,
     equivalence,
@@ -35,4 +35,5 @@ __all__ = [
     "retrieval_sufficiency",
     "safety",
     "tool_call_correctness",
+    "unavailable_reason",
 ]

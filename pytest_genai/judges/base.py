@@ -299,6 +299,20 @@ def _fallback_client() -> JudgeClient:
     return JudgeClient(Settings.resolve({}, os.environ, {}))
 
 
+def unavailable_reason(model: str | None = None) -> str | None:
+    """Why no judge can be asked in this run (for `pytest.skip`), or None when one can.
+
+    Checks the model string, the provider's credentials and, with `genai_judge_base_url`, that
+    the server answers; asks the model nothing.
+    """
+    client, default_model = judge_client()
+    try:
+        chosen = _model(model or default_model)
+    except JudgeError as exc:
+        return str(exc)
+    return client.unavailable_reason(chosen)
+
+
 def make_judge(
     name: str,
     instructions: str,

@@ -13,6 +13,8 @@ import os
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -171,6 +173,25 @@ class JudgeClient:
                 cost=self._cost(response),
             )
         raise JudgeError(f"judge {model} gave no verdict", raw_reply=last_text, attempts=attempts)
+
+    def unavailable_reason(self, model: str | None = None) -> str | None:
+        """Why the judge can't be asked (unknown model, no credentials, a base URL that does not
+        answer), or None when it looks ready. Makes no model call: for skipping tests early."""
+        model = model or self.settings.judge_model
+        try:
+            self._check_model(model)
+        except JudgeError as exc:
+            return str(exc)
+        base_url = self.settings.judge_base_url
+        if base_url is not None:
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=3):
+                    pass
+            except urllib.error.HTTPError:
+                pass  # it answered: some servers have no /models, or want a key for it
+            except (OSError, ValueError) as exc:
+                return f"the judge server at {base_url} does not answer: {exc}"
+        return None
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -205,3 +205,15 @@ def test_reply_content_with_extra_json_noise(client: JudgeClient, llm_server: LL
     llm_server.script(text(noisy))
     reply = client.ask(QUESTION)
     assert (reply.result, reply.rationale) == ("Yes", "ok")
+
+
+def test_unavailable_reason(llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ready = JudgeClient(Settings(judge_model=MODEL, judge_base_url=llm_server.base_url))
+    assert ready.unavailable_reason() is None
+    assert llm_server.requests[-1].path == "/v1/models"
+    gone = JudgeClient(Settings(judge_model=MODEL, judge_base_url="http://127.0.0.1:9/v1"))
+    assert "does not answer" in (gone.unavailable_reason() or "")
+    keyless = JudgeClient(Settings(judge_model="openai/gpt-4o-mini"))
+    assert "set OPENAI_API_KEY" in (keyless.unavailable_reason() or "")
+    assert "unknown judge model" in (keyless.unavailable_reason("nonsense") or "")
