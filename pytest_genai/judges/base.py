@@ -149,17 +149,21 @@ class Judge(Scorer):
             {"role": "system", "content": SYSTEM_PROMPT.format(result_spec=self._result_spec())},
             {"role": "user", "content": render(self.instructions, fields)},
         ]
-        reply = client.ask(
-            messages, model=model, response_model=self._response_model, inference_params=params
-        )
-        try:
-            value = self._coerce(reply.result)
-        except ValueError as exc:
-            raise JudgeError(
-                f"judge {model} answered {reply.result!r}: {exc}",
-                raw_reply=reply.text,
-                attempts=reply.attempts,
-            ) from None
+        with _tracer().start_as_current_span(
+            f"evaluate {self.name}", attributes=_span_start(self.name, model)
+        ) as span:
+            reply = client.ask(
+                messages, model=model, response_model=self._response_model, inference_params=params
+            )
+            try:
+                value = self._coerce(reply.result)
+            except ValueError as exc:
+                raise JudgeError(
+                    f"judge {model} answered {reply.result!r}: {exc}",
+                    raw_reply=reply.text,
+                    attempts=reply.attempts,
+                ) from None
+            span.set_attributes(_span_end(value, reply))
         return self._feedback(value, reply)
 
     def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:
@@ -236,6 +240,44 @@ class Judge(Scorer):
         if label is None:
             raise ValueError(f"not one of {list(kind)!r}")  # type: ignore[arg-type]
         return label
+
+
+EVALUATOR_SPAN_ATTRIBUTES = {
+    "mlflow.spanType": "EVALUATOR",
+    "openinference.span.kind": "EVALUATOR",
+    "pytest_genai.evaluator": True,
+}
+"""Marks a judge's span, so that trace queries never count it as the app's own LLM call."""
+
+
+def _tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("pytest_genai.judges")
+
+
+def _span_start(name: str, model: str) -> dict[str, Any]:
+    return {
+        **EVALUATOR_SPAN_ATTRIBUTES,
+        "gen_ai.evaluation.name": name,
+        "gen_ai.request.model": model,
+    }
+
+
+def _span_end(value: Any, reply: JudgeReply) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "gen_ai.evaluation.explanation": truncate_text(reply.rationale, 1000),
+        "pytest_genai.judge.requests": reply.attempts,
+    }
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        attributes["gen_ai.evaluation.score.value"] = value
+    else:
+        attributes["gen_ai.evaluation.score.label"] = str(value).lower()
+    if reply.input_tokens is not None:
+        attributes["gen_ai.usage.input_tokens"] = reply.input_tokens
+    if reply.output_tokens is not None:
+        attributes["gen_ai.usage.output_tokens"] = reply.output_tokens
+    return attributes
 
 
 def _check_feedback_type(

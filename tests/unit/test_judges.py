@@ -11,7 +11,7 @@ from pytest_genai.config import Settings
 from pytest_genai.judges import base
 from pytest_genai.judges.client import JudgeClient
 from pytest_genai.results import AssessmentSourceType
-from tests.support.llm_server import LLMServer, text, verdict
+from tests.support.llm_server import LLMServer, status, text, verdict
 
 MODEL = "openai/judge-test"
 
@@ -186,3 +186,29 @@ def test_builtin_names_match_mlflow() -> None:
         "retrieval_sufficiency",
         "tool_call_correctness",
     }
+
+
+def test_each_verdict_is_an_evaluator_span(
+    server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(base, "_tracer", lambda: provider.get_tracer("test"))
+    server.script(verdict("yes", "fine"), status(400))
+    judges.safety().run(outputs="hello")
+    judges.safety().run(outputs="hello")
+    ok_span, error_span = exporter.get_finished_spans()
+    assert ok_span.name == "evaluate safety"
+    attributes = dict(ok_span.attributes or {})
+    assert attributes["mlflow.spanType"] == "EVALUATOR"
+    assert attributes["openinference.span.kind"] == "EVALUATOR"
+    assert attributes["gen_ai.request.model"] == MODEL
+    assert attributes["gen_ai.evaluation.score.label"] == "yes"
+    assert attributes["gen_ai.usage.input_tokens"] == 11
+    assert error_span.status.status_code.name == "ERROR"
+    assert error_span.events[0].name == "exception"
