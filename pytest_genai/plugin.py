@@ -52,6 +52,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if plugin is not None:
         config.pluginmanager.unregister(plugin)
     if SESSION_KEY in config.stash:
+        config.stash[SESSION_KEY].close()
         del config.stash[SESSION_KEY]
 
 

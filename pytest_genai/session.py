@@ -20,6 +20,8 @@ from pytest_genai.errors import JudgeError
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from pytest_genai.judges.client import JudgeClient
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.report.aggregate import ScorerSummary, Totals
@@ -50,6 +52,7 @@ class GenaiSession:
         self._implicit: dict[str, dict[str, object]] = {}
         self._scorers: dict[str, Scorer] | None = None
         self._judge_client: JudgeClient | None = None
+        self._judge_pool: ThreadPoolExecutor | None = None
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
         self.problems: list[str] = []
@@ -72,6 +75,25 @@ class GenaiSession:
 
             self._judge_client = JudgeClient(self.settings)
         return self._judge_client
+
+    def judge_pool(self) -> ThreadPoolExecutor | None:
+        """Threads for judging several criteria at once, made on first use and kept for the
+        run (None when `genai_judge_concurrency` is 1)."""
+        if self.settings.judge_concurrency < 2:
+            return None
+        if self._judge_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._judge_pool = ThreadPoolExecutor(
+                max_workers=self.settings.judge_concurrency, thread_name_prefix="genai-judge"
+            )
+        return self._judge_pool
+
+    def close(self) -> None:
+        """End of the run: let the judge threads go."""
+        if self._judge_pool is not None:
+            self._judge_pool.shutdown(wait=True, cancel_futures=True)
+            self._judge_pool = None
 
     # -- per test ---------------------------------------------------------------------------------
 

@@ -286,9 +286,10 @@ class JudgeClient:
     def _cost(self, response: Any) -> float | None:
         """The price of the call from litellm's pricing table; None for an unknown model."""
         hidden = getattr(response, "_hidden_params", None) or {}
-        cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
-        if isinstance(cost, (int, float)) and cost > 0:
-            return float(cost)
+        if isinstance(hidden, dict) and "response_cost" in hidden:
+            # litellm priced the call already (None: a model it has no price for)
+            cost = hidden["response_cost"]
+            return float(cost) if isinstance(cost, (int, float)) and cost > 0 else None
         try:
             cost = import_litellm().completion_cost(completion_response=response)
         except Exception:

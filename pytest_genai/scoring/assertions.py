@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
@@ -63,10 +62,9 @@ def check(
             f"two scorers are both named {duplicate!r}; give one another name= so that their "
             "verdicts are reported apart"
         )
-    concurrency = session.settings.judge_concurrency if session is not None else 4
     feedback = run_all(
         scorers,
-        concurrency,
+        session,
         inputs=inputs,
         outputs=outputs,
         expectations=expectations,
@@ -89,18 +87,18 @@ def check(
     raise ScoresFailed(message)
 
 
-def run_all(scorers: Sequence[Scorer], concurrency: int, **case: Any) -> list[Feedback]:
+def run_all(scorers: Sequence[Scorer], session: GenaiSession | None, **case: Any) -> list[Feedback]:
     """Every scorer's feedback, in scorer order. LLM judges run at the same time (at most
-    `concurrency` at once) when there are several; each in a copy of this context, so they
-    see the running test and per-call judge settings."""
+    `genai_judge_concurrency` at once, on the run's judge pool) when there are several; each in
+    a copy of this context, so they see per-call judge settings."""
     judges = sum(1 for s in scorers if s.source_type is AssessmentSourceType.LLM_JUDGE)
-    if judges < 2 or concurrency < 2:
+    pool = session.judge_pool() if session is not None and judges > 1 else None
+    if pool is None:
         return [f for s in scorers for f in s.run(**case)]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(scorers))) as pool:
-        futures = [
-            pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers
-        ]
-        return [f for future in futures for f in future.result()]
+    futures = [
+        pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers
+    ]
+    return [f for future in futures for f in future.result()]
 
 
 def _message(errors: list[Feedback], failures: list[Feedback], total: int, outputs: Any) -> str:
