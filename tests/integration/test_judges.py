@@ -269,3 +269,20 @@ def test_builtin_judges_by_name(
     )
     judged().assert_outcomes(passed=1)
     assert "Expected:" in llm_server.requests[0].prompt_text
+
+
+def test_judge_usage_in_junit(
+    judged: Any, pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile(
+        test_one="from pytest_genai import assert_judged\n\n"
+        "def test_one():\n    assert_judged('ok', ['is fine', 'is short'])\n"
+    )
+    judged("--junitxml=j.xml", *xdist_args).assert_outcomes(passed=1)
+    root = ET.parse(pytester.path / "j.xml").getroot()
+    suite = {p.get("name"): p.get("value") for p in root.find("testsuite/properties") or []}
+    assert (suite["genai.judge_calls"], suite["genai.tokens"]) == ("2", "36")
+    case = {p.get("name"): p.get("value") for p in root.find("testsuite/testcase/properties") or []}
+    assert (case["genai.is_fine.value"], case["genai.is_fine.tokens"]) == ("yes", "18")
