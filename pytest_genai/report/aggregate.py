@@ -20,7 +20,8 @@ CaseStatus = Literal["passed", "failed", "error", "info"]
 
 
 class JudgeUsage(BaseModel):
-    """What LLM judges cost: verdicts asked, judge errors, tokens and price (where known)."""
+    """What LLM judges cost: verdicts asked of a model, judge errors (whether or not a model
+    was asked), tokens and price (where known)."""
 
     judge_calls: int = 0
     judge_errors: int = 0
@@ -32,8 +33,10 @@ class JudgeUsage(BaseModel):
     def add(self, feedback: Feedback) -> None:
         if feedback.source.source_type is not AssessmentSourceType.LLM_JUDGE:
             return
-        self.judge_calls += 1
         self.judge_errors += feedback.error is not None
+        if feedback.error is not None and not feedback.metadata.get("requests"):
+            return  # stopped before asking (no credentials, a missing expectation): no call
+        self.judge_calls += 1
         self.input_tokens += feedback.input_tokens or 0
         self.output_tokens += feedback.output_tokens or 0
         if feedback.cost is not None:
