@@ -1,4 +1,4 @@
-"""Every Python snippet in README.md and docs/ runs, and so does examples/quickstart.
+"""Every Python snippet in README.md and docs/ runs, and so do the projects in examples/.
 
 Conventions for ```python blocks in the markdown:
 
@@ -6,34 +6,53 @@ Conventions for ```python blocks in the markdown:
   own with pytester; `# conftest.py` and other names are support files, written next to every
   test file that follows them on the same page (a later block of the same name replaces it);
 - a line `# expect: failed=1 passed=2` in a test file states its outcome exactly (pytester's
-  `assert_outcomes`); without it, the file must pass, with at least one test and no failure;
+  `assert_outcomes`, plus `judge_errors=N` for tests reported as "judge error", 0 unless
+  given); without it, the file must pass, with at least one test and no failure;
 - any other python block must at least compile.
+
+LLM judges: test snippets and examples/judges run with the judge pointed at the loopback
+OpenAI-compatible server of tests/support (`GENAI_JUDGE_BASE_URL`, model `openai/judge-test`,
+no `OPENAI_API_KEY`). Unscripted, it answers every question with a "yes" verdict. A test file
+can script the replies, in the order the judge is asked, with one line
+
+    # judge-replies: no -- The reply never mentions the refund window. | 4 | maybe
+
+Replies are separated by `|`; each is a result, read as JSON when it parses (`4`, `true`) and
+as a string otherwise (`no`, `friendly`), optionally followed by ` -- ` and a rationale. Once
+they are used up, the "yes" default answers. The judges of one `assert_judged` call are asked
+concurrently, so script differing replies only for judges asked one after another.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
 from pytest_genai.config import OPTIONS
+from tests.support.llm_server import LLMServer, Recorded, Reply, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 QUICKSTART = ROOT / "examples" / "quickstart"
+JUDGES_EXAMPLE = ROOT / "examples" / "judges"
+JUDGE_MODEL = "openai/judge-test"
 
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 ANY_FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FILE_NAME = re.compile(r"#\s*([\w./-]+\.py)\s*$")
 EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.MULTILINE)
-OUTCOME_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
+OUTCOME_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "judge_errors")
+JUDGE_REPLIES = re.compile(r"^#\s*judge-replies:\s*(.+)$", re.MULTILINE)
 TOTALS_LINE = re.compile(r"(\d+) cases: (\d+) passed, (\d+) failed, (\d+) errors, (\d+) skipped")
 
 # Snippets must not depend on, or write into, the environment of the run that tests them.
-HERMETIC_ENV = ("GITHUB_STEP_SUMMARY", *(option.env for option in OPTIONS))
+HERMETIC_ENV = ("GITHUB_STEP_SUMMARY", "OPENAI_API_KEY", *(option.env for option in OPTIONS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +85,23 @@ class Block:
                 raise ValueError(f"{self.where}: bad '# expect:' item {item!r}")
             outcomes[key] = int(count)
         return outcomes
+
+    def judge_replies(self) -> list[Reply]:
+        """The scripted judge replies of a `# judge-replies:` line, in order."""
+        match = JUDGE_REPLIES.search(self.code)
+        if match is None:
+            return []
+        replies = []
+        for item in match.group(1).split("|"):
+            result, _, rationale = (part.strip() for part in item.partition(" -- "))
+            if not result:
+                raise ValueError(f"{self.where}: empty reply in '# judge-replies:'")
+            try:
+                value = json.loads(result)
+            except ValueError:
+                value = result
+            replies.append(verdict(value, rationale or "scripted reply"))
+        return replies
 
 
 def blocks_of(page: Path) -> list[Block]:
@@ -126,23 +162,36 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def loopback_judge(
+    hermetic_env: None, llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> LLMServer:
+    """Judges of the runs started by this test ask the loopback server (set after
+    `hermetic_env` has cleared the variables; the subprocess runs inherit them)."""
+    monkeypatch.setenv("GENAI_JUDGE_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("GENAI_JUDGE_MODEL", JUDGE_MODEL)
+    return llm_server
+
+
 def test_every_page_is_found_and_has_runnable_snippets() -> None:
     """Guards the extraction itself: a broken pattern must not silently test nothing."""
     assert sum(1 for block in TEST_BLOCKS if shown_table(block)) >= 3
     pages_with_tests = {block.page.name for block in TEST_BLOCKS}
-    assert {"README.md", "index.md", "scoring.md", "hooks.md"} <= pages_with_tests
+    assert {"README.md", "index.md", "scoring.md", "hooks.md", "judges.md"} <= pages_with_tests
     assert len(TEST_BLOCKS) >= 10
     for block in ALL_BLOCKS:
         assert block.code.strip(), f"{block.where}: empty python block"
 
 
 @pytest.mark.parametrize("block", TEST_BLOCKS, ids=[b.where for b in TEST_BLOCKS])
-def test_snippet_runs(block: Block, pytester: pytest.Pytester) -> None:
+def test_snippet_runs(block: Block, pytester: pytest.Pytester, loopback_judge: LLMServer) -> None:
     filename = block.filename
     assert filename is not None
     for name, code in support_files(block).items():
         write(pytester.path, name, code)
     write(pytester.path, filename, block.code)
+    replies = block.judge_replies()
+    loopback_judge.script(*replies)
 
     result = pytester.runpytest_subprocess(filename, "-p", "no:cacheprovider")
 
@@ -153,7 +202,11 @@ def test_snippet_runs(block: Block, pytester: pytest.Pytester) -> None:
         assert result.ret == 0, f"{block.where} should pass:\n{output}"
         assert outcomes.get("passed", 0) >= 1, f"{block.where} ran no test:\n{output}"
     else:
+        judge_errors = expected.pop("judge_errors", 0)
         result.assert_outcomes(**expected)
+        # pytest's summary says "1 judge error", which pytester parses as the noun "judge"
+        assert result.parseoutcomes().get("judge", 0) == judge_errors, output
+    assert loopback_judge.pending == 0, f"{block.where}: scripted judge replies left unused"
     # Every test snippet uses pytest-genai, so its quality section must be there.
     assert "genai quality" in output, f"{block.where}: no 'genai quality' section:\n{output}"
     # Output pasted into the page after the snippet must be what it really prints.
@@ -162,18 +215,33 @@ def test_snippet_runs(block: Block, pytester: pytest.Pytester) -> None:
         assert shown == table_of(output), f"{block.where}: the table shown is out of date"
 
 
+def test_configuration_reference_lists_every_option() -> None:
+    """Each option has a row in the reference table (flag, variable, ini key) and a section."""
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for option in OPTIONS:
+        row = re.search(rf"^\|.*`{option.flag}(=\w+)?`.*$", page, re.MULTILINE)
+        assert row is not None, f"no row for {option.flag} in docs/configuration.md"
+        assert f"`{option.env}`" in row.group(0) and f"`{option.ini}`" in row.group(0)
+        heading = option.flag.removeprefix("--")
+        assert f"\n### {heading}\n" in page, f"no '### {heading}' section"
+
+
 @pytest.mark.parametrize("block", OTHER_BLOCKS, ids=[b.where for b in OTHER_BLOCKS])
 def test_snippet_compiles(block: Block) -> None:
     compile(block.code, block.where, "exec")
 
 
-def test_quickstart_example_passes(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+def copy_example(example: Path, pytester: pytest.Pytester) -> None:
     shutil.copytree(
-        QUICKSTART,
+        example,
         pytester.path,
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.json"),
     )
+
+
+def test_quickstart_example_passes(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    copy_example(QUICKSTART, pytester)
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
 
@@ -190,3 +258,81 @@ def test_quickstart_example_passes(pytester: pytest.Pytester, xdist_args: list[s
     # The table names every scorer kind the example demonstrates.
     for scorer in ("keyword_recall", "no_apology", "length", "equals_expected", "is_json"):
         assert re.search(rf"\s{scorer}\s", output), f"no row for {scorer}:\n{output}"
+
+
+# The instructions of the example's 1-5 `clarity` judge: the loopback judge answers them with 5.
+CLARITY_INSTRUCTIONS = "from 1 (confusing) to 5 (crystal clear)"
+
+
+def clarity_scores(request: Recorded) -> Reply | None:
+    if CLARITY_INSTRUCTIONS in request.prompt_text:
+        return verdict(5, "short, plain sentences; the answer comes first")
+    return None  # the default "yes"
+
+
+def test_judges_example_passes(
+    pytester: pytest.Pytester, loopback_judge: LLMServer, xdist_args: list[str]
+) -> None:
+    copy_example(JUDGES_EXAMPLE, pytester)
+    loopback_judge.respond_with(clarity_scores)
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 5, output
+    assert outcomes == {"passed": outcomes["passed"]}, output  # no skip: the judge was asked
+    totals = TOTALS_LINE.search(output)
+    assert totals is not None, output
+    assert totals.groups() == (str(outcomes["passed"]),) * 2 + ("0",) * 3, output
+    asked = re.search(r"judges: (\d+) verdicts asked, 0 judge errors, \d+ tokens, cost \?", output)
+    assert asked is not None, output
+    chat = [r for r in loopback_judge.requests if r.path.endswith("/chat/completions")]
+    assert len(chat) == int(asked.group(1)) > outcomes["passed"], output
+    assert {r.body["model"] for r in chat} == {"judge-test"}
+    assert any(CLARITY_INSTRUCTIONS in r.prompt_text for r in chat), "clarity judge not found"
+    assert not loopback_judge.errors
+    # A row for each kind of judge the example demonstrates, with the judge columns.
+    assert re.search(r"^suite .* judge calls +tokens +cost$", output, re.MULTILINE), output
+    for judge in (
+        "is_polite_and_gets_straight_to_the_point",
+        "relevance_to_query",
+        "retrieval_groundedness",
+        "correctness",
+        "clarity",
+    ):
+        assert re.search(rf"\s{judge}\s", output), f"no row for {judge}:\n{output}"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("setup", ["dead server", "no key"])
+def test_judges_example_skips_without_a_judge(
+    setup: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_example(JUDGES_EXAMPLE, pytester)
+    if setup == "dead server":
+        url = f"http://127.0.0.1:{closed_port()}/v1"
+        monkeypatch.setenv("GENAI_JUDGE_BASE_URL", url)
+        monkeypatch.setenv("GENAI_JUDGE_MODEL", JUDGE_MODEL)
+        reason = f"no LLM judge: the judge server at {url} does not answer"
+    else:  # hermetic_env removed OPENAI_API_KEY; pytest.ini names an OpenAI model
+        reason = "no LLM judge: no credentials for the judge model 'openai/gpt-4o-mini'"
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped", 0) >= 5, output
+    assert outcomes == {"skipped": outcomes["skipped"]}, output
+    skips = [line for line in result.outlines if line.startswith("SKIPPED ")]
+    assert skips, output
+    assert all(reason in line for line in skips), output
+    assert "genai quality" not in output  # nothing was judged, nothing to report
