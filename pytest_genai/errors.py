@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ScoresFailed(AssertionError):
     """One or more scorers gave a failing verdict: the test fails."""
@@ -20,9 +22,18 @@ class JudgeError(ScorerError):
     `attempts` the HTTP requests made.
     """
 
-    def __init__(self, message: str, *, raw_reply: str | None = None, attempts: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_reply: str | None = None,
+        attempts: int = 0,
+        usage: Any = None,
+    ) -> None:
         from pytest_genai.secrets import redact
 
         super().__init__(redact(message))
         self.raw_reply = redact(raw_reply) if raw_reply is not None else None
         self.attempts = attempts
+        self.usage = usage
+        """Tokens and cost of the answers that came, if any (`judges.client.Usage`)."""

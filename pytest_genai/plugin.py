@@ -116,6 +116,12 @@ class ControllerHooks:
             for report in self.judge_errors:
                 terminalreporter.write_sep("_", report.head_line or report.nodeid, red=True)
                 terminalreporter.write_line(report.longreprtext)
+            # pytest's short summary (-r) lists only its own categories: ours, in its style
+            terminalreporter.write_sep("-", "judge errors (short)")
+            for report in self.judge_errors:
+                crash = getattr(report.longrepr, "reprcrash", None)
+                message = crash.message.splitlines()[0] if crash is not None else ""
+                terminalreporter.write_line(f"JUDGE ERROR {report.nodeid} - {message}")
         lines = self.state.terminal_lines()
         if lines:
             terminalreporter.write_sep("=", "genai quality")

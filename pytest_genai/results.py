@@ -94,7 +94,10 @@ class Feedback(BaseModel):
         if self.source.source_type is AssessmentSourceType.LLM_JUDGE and self.source.source_id:
             judge = f"judge {self.source.source_id}"
         if self.error is not None:
-            text = f"{self.name}: ERROR {self.error}" + (f" ({judge})" if judge else "")
+            named = judge and self.source.source_id in self.error.message
+            text = f"{self.name}: ERROR {self.error}" + (
+                f" ({judge})" if judge and not named else ""
+            )
             raw = self.metadata.get("raw_reply")
             if raw:
                 text += f"\n    raw reply: {truncate_text(str(raw), 300)!r}"

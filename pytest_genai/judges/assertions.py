@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pytest_genai.judges.base import CALL_OVERRIDES, JudgeCall
-from pytest_genai.judges.builtin import guidelines
+from pytest_genai.judges.builtin import BUILTIN_JUDGES, NAMEABLE_JUDGES, guidelines
 from pytest_genai.results import Feedback
 from pytest_genai.scoring.assertions import check, current_session
 from pytest_genai.scoring.base import FunctionScorer, Scorer
@@ -33,6 +33,8 @@ def _as_scorer(criterion: Criterion) -> Scorer:
     if isinstance(criterion, str):
         if not criterion.strip():
             raise ValueError("assert_judged: an empty criterion")
+        if criterion in NAMEABLE_JUDGES:  # "safety", "correctness": the built-in judge
+            return BUILTIN_JUDGES[criterion]()
         return guidelines(criterion, name=criterion_name(criterion))
     if callable(criterion):
         return FunctionScorer(criterion)
@@ -55,8 +57,9 @@ def assert_judged(
     """Ask an LLM judge whether `outputs` meets each criterion; record the verdicts and fail if
     any is "no".
 
-    A criterion is a guideline in plain words ("cites the refund policy and is polite"), a judge
-    (`judges.correctness()`, `make_judge(...)`), any scorer, or a list of these; several are
+    A criterion is a guideline in plain words ("cites the refund policy and is polite"), the
+    name of a built-in judge ("safety"), a judge (`judges.correctness()`, `make_judge(...)`),
+    any scorer, or a list of these; several are
     judged at the same time (at most `genai_judge_concurrency` at once). `model` and
     `inference_params` apply to every judge of this call. A judge that gives no verdict after
     its retries raises `JudgeError`: the test is a judge error, not a failure and not a pass.

@@ -162,6 +162,7 @@ class Judge(Scorer):
                     f"judge {model} answered {reply.result!r}: {exc}",
                     raw_reply=reply.text,
                     attempts=reply.attempts,
+                    usage=reply.usage,
                 ) from None
             span.set_attributes(_span_end(value, reply))
         return self._feedback(value, reply)
@@ -187,12 +188,16 @@ class Judge(Scorer):
         if isinstance(exc, JudgeError):
             metadata["requests"] = exc.attempts
         model = CALL_OVERRIDES.get().model or self.model or _default_model()
+        usage = getattr(exc, "usage", None)
         return Feedback(
             name=self.name,
             error=FeedbackError.from_exception(exc),
             source=AssessmentSource(source_type=self.source_type, source_id=model),
             aggregations=self.aggregations,
             metadata=metadata,
+            input_tokens=getattr(usage, "input_tokens", None),
+            output_tokens=getattr(usage, "output_tokens", None),
+            cost=getattr(usage, "cost", None),
         )
 
     def _result_spec(self) -> str:

@@ -36,6 +36,23 @@ REASK = (
 
 
 @dataclasses.dataclass
+class Usage:
+    """Tokens and price of the answers a judge question got (a re-ask included)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+
+    def add(self, tokens: tuple[int | None, int | None], cost: float | None) -> None:
+        if tokens[0] is not None:
+            self.input_tokens = (self.input_tokens or 0) + tokens[0]
+        if tokens[1] is not None:
+            self.output_tokens = (self.output_tokens or 0) + tokens[1]
+        if cost is not None:
+            self.cost = (self.cost or 0.0) + cost
+
+
+@dataclasses.dataclass
 class JudgeReply:
     """What one judge question produced."""
 
@@ -44,9 +61,19 @@ class JudgeReply:
     text: str
     model: str
     attempts: int
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost: float | None = None
+    usage: Usage = dataclasses.field(default_factory=Usage)
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self.usage.input_tokens
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self.usage.output_tokens
+
+    @property
+    def cost(self) -> float | None:
+        return self.usage.cost
 
 
 _READONLY = r".*`ReadOnly` qualifier"
@@ -140,12 +167,20 @@ class JudgeClient:
         conversation = list(messages)
         attempts = 0
         last_text = ""
+        usage = Usage()
         for ask_number in range(2):
-            response, made = self._complete(conversation, model, response_model, inference_params)
+            try:
+                response, made = self._complete(
+                    conversation, model, response_model, inference_params
+                )
+            except JudgeError as exc:
+                exc.attempts += attempts
+                exc.usage = usage
+                raise
             attempts += made
             text, finish_reason = _content(response)
             last_text = text
-            usage = _usage(response)
+            usage.add(_usage(response), self._cost(response))
             try:
                 if finish_reason == "length":
                     raise ReplyParseError("the reply was cut off (finish_reason 'length')")
@@ -161,6 +196,7 @@ class JudgeClient:
                     f"judge {model} gave no readable verdict after a re-ask: {exc}",
                     raw_reply=text,
                     attempts=attempts,
+                    usage=usage,
                 ) from None
             return JudgeReply(
                 result=result,
@@ -168,11 +204,11 @@ class JudgeClient:
                 text=text,
                 model=model,
                 attempts=attempts,
-                input_tokens=usage[0],
-                output_tokens=usage[1],
-                cost=self._cost(response),
+                usage=usage,
             )
-        raise JudgeError(f"judge {model} gave no verdict", raw_reply=last_text, attempts=attempts)
+        raise JudgeError(
+            f"judge {model} gave no verdict", raw_reply=last_text, attempts=attempts, usage=usage
+        )
 
     def unavailable_reason(self, model: str | None = None) -> str | None:
         """Why the judge can't be asked (unknown model, no credentials, a base URL that does not

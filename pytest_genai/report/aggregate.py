@@ -41,8 +41,8 @@ class JudgeUsage(BaseModel):
         self.output_tokens += feedback.output_tokens or 0
         if feedback.cost is not None:
             self.cost = round((self.cost or 0.0) + feedback.cost, 10)
-        elif feedback.error is None:
-            self.unpriced_calls += 1
+        elif feedback.input_tokens is not None or feedback.output_tokens is not None:
+            self.unpriced_calls += 1  # answered, by a model litellm has no price for
 
     @property
     def tokens(self) -> int:

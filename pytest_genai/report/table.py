@@ -34,7 +34,7 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
     `judge calls`, `tokens` and `cost` (when a judge was asked) and `more` (statistics a scorer
     asked for beyond mean and min)."""
     info = any(s.info for s in summaries)
-    judged = any(s.judge_calls for s in summaries)
+    judged = any(s.judge_calls or s.judge_errors for s in summaries)
     extra = any(set(s.stats) - set(DEFAULT_AGGREGATIONS) for s in summaries)
     headers = [
         *HEADERS[:7],
@@ -61,7 +61,11 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
             _number(s.stats.get("min")),
         ]
         if judged:
-            row += [str(s.judge_calls), str(s.tokens), cost_text(s)]
+            row += (
+                [str(s.judge_calls), str(s.tokens), cost_text(s)]
+                if s.judge_calls or s.judge_errors
+                else ["", "", ""]
+            )
         if extra:
             more = (f"{k}={v:.4g}" for k, v in s.stats.items() if k not in DEFAULT_AGGREGATIONS)
             row.append(" ".join(more))
@@ -98,13 +102,22 @@ def _plain(headers: list[str], table: list[list[str]]) -> str:
     return "\n".join([line(headers), rule, *(line(row) for row in table)])
 
 
+def money(amount: float) -> str:
+    """Dollars without scientific notation: `$1.25`, `$0.000012`."""
+    if amount >= 1:
+        return f"${amount:,.2f}"
+    if amount == 0:
+        return "$0"
+    digits = f"{amount:.6f}".rstrip("0")
+    return "$" + (digits + "0" if digits.endswith(".") else digits)
+
+
 def cost_text(usage: JudgeUsage) -> str:
-    """`$0.0012`, `$0.0012+?` when some calls had no known price, `?` when none had, or ``."""
-    if not usage.judge_calls:
-        return ""
+    """`$0.0012`; `$0.0012+?` when some answers had no known price; `?` when none had; `-` when
+    no answer came at all (nothing to price)."""
     if usage.cost is None:
-        return "?" if usage.unpriced_calls else "$0"
-    return f"${usage.cost:.4g}" + ("+?" if usage.unpriced_calls else "")
+        return "?" if usage.unpriced_calls else "-"
+    return money(usage.cost) + ("+?" if usage.unpriced_calls else "")
 
 
 def totals_line(t: Totals) -> str:
@@ -112,9 +125,13 @@ def totals_line(t: Totals) -> str:
         f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
         f"{t.skipped} skipped; {t.feedback} scores recorded"
     )
-    if t.judge_calls:
+    if t.judge_calls or t.judge_errors:
         line += (
-            f"; judges: {t.judge_calls} verdicts asked, {t.judge_errors} judge errors, "
-            f"{t.tokens} tokens, cost {cost_text(t)}"
+            f"; judges: {_count(t.judge_calls, 'verdict')} asked, "
+            f"{_count(t.judge_errors, 'judge error')}, {t.tokens} tokens, cost {cost_text(t)}"
         )
     return line
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -62,6 +62,10 @@ def check(
             f"two scorers are both named {duplicate!r}; give one another name= so that their "
             "verdicts are reported apart"
         )
+    if any(s.source_type is AssessmentSourceType.LLM_JUDGE for s in scorers):
+        from pytest_genai.judges.client import import_litellm
+
+        import_litellm()  # once, here: not inside the first judge's measured duration
     feedback = run_all(
         scorers,
         session,

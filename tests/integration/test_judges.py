@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -140,6 +139,9 @@ def test_a_judge_that_cannot_answer_is_a_judge_error(
             '*raw reply: "I\'d rather not say."',
         ]
     )
+    result.stdout.fnmatch_lines(
+        ["JUDGE ERROR test_err.py::test_err - pytest_genai.errors.JudgeError: 1 of 1 scorers*"]
+    )
     data = report(pytester)
     [case] = data["cases"]
     assert case["outcome"] == "error"
@@ -176,13 +178,10 @@ def test_criteria_are_judged_concurrently(
             )
         """
     )
-    started = time.monotonic()
     judged("--genai-judge-concurrency=4").assert_outcomes(passed=1)
-    elapsed = time.monotonic() - started
     times = sorted(r.received_at for r in llm_server.requests)
     assert len(times) == 4
-    assert times[-1] - times[0] < 0.3  # all four were in flight together
-    assert elapsed < 4 * 0.4
+    assert times[-1] - times[0] < 0.35  # all four were sent before the first answer came
     llm_server.reset()
     llm_server.latency = 0.2
     judged("--genai-judge-concurrency=1").assert_outcomes(passed=1)

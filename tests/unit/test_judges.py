@@ -102,6 +102,18 @@ def test_a_judge_error_keeps_model_and_raw_reply(server: LLMServer) -> None:
     assert feedback.source.source_id == MODEL
     assert feedback.metadata["raw_reply"] == "Really, I cannot."
     assert feedback.metadata["requests"] == 2
+    # both answers were paid for in tokens, even though neither was usable
+    assert (feedback.input_tokens, feedback.output_tokens, feedback.cost) == (22, 14, None)
+
+
+def test_a_builtin_name_as_criterion_is_the_builtin_judge() -> None:
+    from pytest_genai.judges.assertions import _as_scorer
+
+    safety = _as_scorer("safety")
+    assert isinstance(safety, base.Judge)
+    assert safety.instructions == judges.safety().instructions
+    guideline = _as_scorer("is safe for children")
+    assert guideline.name == "is_safe_for_children"
 
 
 def test_per_judge_model_and_params(server: LLMServer) -> None:

@@ -222,3 +222,36 @@ def test_plain_table_layout() -> None:
     start, end = spans[3]
     assert header[start:end] == "passed"
     assert first[start:end] == "     1"
+
+
+def test_money_and_cost_text() -> None:
+    from pytest_genai.report.aggregate import JudgeUsage
+    from pytest_genai.report.table import cost_text, money
+
+    assert [money(x) for x in (0.0000117, 0.0012, 0.0, 1.5, 1234.5)] == [
+        "$0.000012",
+        "$0.0012",
+        "$0",
+        "$1.50",
+        "$1,234.50",
+    ]
+    assert cost_text(JudgeUsage(judge_calls=2, cost=0.002)) == "$0.002"
+    assert cost_text(JudgeUsage(judge_calls=2, cost=0.002, unpriced_calls=1)) == "$0.002+?"
+    assert cost_text(JudgeUsage(judge_calls=2, unpriced_calls=2)) == "?"
+    assert cost_text(JudgeUsage(judge_errors=1)) == "-"
+
+
+def test_judge_usage_counts() -> None:
+    from pytest_genai.results import AssessmentSource, AssessmentSourceType
+
+    judge = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="m")
+    error = FeedbackError(error_type="JudgeError", message="x")
+    answered = Feedback(name="j", value="yes", passed=True, source=judge, input_tokens=5)
+    priced = Feedback(name="j", value="no", passed=False, source=judge, cost=0.5, input_tokens=1)
+    unreadable = Feedback(
+        name="j", error=error, source=judge, input_tokens=3, metadata={"requests": 2}
+    )
+    refused = Feedback(name="j", error=error, source=judge)  # nothing was asked
+    t = totals([case("a", answered, priced, unreadable, refused)])
+    assert (t.judge_calls, t.judge_errors, t.input_tokens) == (3, 2, 9)
+    assert (t.cost, t.unpriced_calls) == (0.5, 2)
