@@ -5,10 +5,10 @@ no:cacheprovider` in a subprocess and the wall time of the whole command is take
 runs once per repetition, in a fresh (seeded) random order, so machine noise hits all of them
 alike; figures are ratios (or differences) of medians over the repetitions.
 
-(a) plugin on vs `-p no:genai` in the project venv (our own code), target <= 1.03;
-(b) the project venv vs a bare venv with only pytest (our dependencies' plugins too), target
+(a) plugin on vs `-p no:genai` in the user venv (our own code), target <= 1.03;
+(b) the user venv vs a bare venv with only pytest (our dependencies' plugins too), target
     <= 1.25, with each pytest11 plugin's share (all on minus that one off) and the cost no
-    `-p no:` removes (everything off in the project venv vs the bare venv);
+    `-p no:` removes (everything off in the user venv vs the bare venv);
 (c) every test records 3 feedback values vs none, target <= 1.10.
 
 Usage: `.venv/bin/python benchmarks/bench_overhead.py [--runs N] [--quick]`.
@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 GENERATED = HERE / "_generated"
 BARE_VENV = HERE / "_venvs" / "bare"
+USER_VENV = HERE / "_venvs" / "user"
 FILES, TESTS_PER_FILE = 100, 10
 PYTEST_ARGS = ("-m", "pytest", "-q", "-p", "no:cacheprovider")
 # Variables that would change what a run loads or does; the runs get a clean environment.
@@ -156,6 +157,25 @@ def ensure_bare_venv(main_python: Path) -> Path:
     return python
 
 
+def ensure_user_venv(dev_python: Path) -> Path:
+    """A venv as a user gets it: `pip install pytest-genai` from this checkout, no dev extra
+    (the dev extra's own pytest plugins, hypothesis above all, are not what users install)."""
+    python = USER_VENV / "bin" / "python"
+    if not python.exists():
+        info = python_json(dev_python, PINS_CODE)
+        assert isinstance(info, dict)
+        print(f"creating {USER_VENV} with pytest-genai from {REPO}", flush=True)
+        subprocess.run([info["base"], "-m", "venv", str(USER_VENV)], check=True)
+        subprocess.run([*_pip(python), *info["pins"], str(REPO)], check=True)
+    else:  # the package as it is now, its dependencies as they are
+        subprocess.run([*_pip(python), "--no-deps", "--force-reinstall", str(REPO)], check=True)
+    return python
+
+
+def _pip(python: Path) -> list[str]:
+    return [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+
+
 def measure(variants: list[Variant], runs: int, env: dict[str, str]) -> None:
     """One warm-up run each (writes bytecode), then `runs` repetitions of all, each in a new
     (seeded) random order so that no variant always follows the same one."""
@@ -180,10 +200,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions per variant (5)")
     parser.add_argument("--quick", action="store_true", help="3 repetitions (overrides --runs)")
-    parser.add_argument("--python", type=Path, default=REPO / ".venv" / "bin" / "python")
+    parser.add_argument(
+        "--python",
+        type=Path,
+        default=None,
+        help="an interpreter with pytest-genai installed (default: benchmarks/_venvs/user, a "
+        "plain `pip install` of this checkout, made on first use)",
+    )
     opts = parser.parse_args()
     runs = 3 if opts.quick else opts.runs
-    main_py = opts.python.absolute()
+    dev_py = REPO / ".venv" / "bin" / "python"
+    main_py = opts.python.absolute() if opts.python else ensure_user_venv(dev_py)
     generate_suites()
     env = run_env()
     bare_py = ensure_bare_venv(main_py)
@@ -195,17 +222,17 @@ def main() -> None:
     def block(*names: str) -> tuple[str, ...]:
         return tuple(a for p in names for a in ("-p", f"no:{p}"))
 
-    on = Variant("project venv, all plugins on", main_py, "plain")
+    on = Variant("user venv, all plugins on", main_py, "plain")
     bare = Variant("bare venv (pytest only)", bare_py, "plain")
-    off = {p: Variant(f"project venv, -p no:{p}", main_py, "plain", block(p)) for p in plugins}
+    off = {p: Variant(f"user venv, -p no:{p}", main_py, "plain", block(p)) for p in plugins}
     only = {
         p: Variant(
-            f"project venv, only {p} on", main_py, "plain", block(*(q for q in plugins if q != p))
+            f"user venv, only {p} on", main_py, "plain", block(*(q for q in plugins if q != p))
         )
         for p in plugins
     }
     no_genai = off["genai"]
-    all_off = Variant("project venv, all pytest11 off", main_py, "plain", block(*plugins))
+    all_off = Variant("user venv, all pytest11 off", main_py, "plain", block(*plugins))
     fixture = Variant("fixture, no record", main_py, "fixture")
     record = Variant("record 3 values", main_py, "record")
     report = Variant("record 3 + --genai-report", main_py, "record", ("--genai-report=out.json",))
@@ -221,7 +248,7 @@ def main() -> None:
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run([*git, "status", "--porcelain", "pytest_genai"], capture_output=True)
     print(f"commit {head.stdout.strip()}{' + uncommitted changes' * bool(dirty.stdout)}")
-    print(f"project venv: {full_info['dists']} dists, pytest11: {full_info['plugins']}")
+    print(f"user venv:    {full_info['dists']} dists, pytest11: {full_info['plugins']}")
     print(f"bare venv:    {bare_info['dists']} dists, pytest11: {bare_info['plugins']}")
     print(f"{len(variants)} variants x {runs} runs (+1 warm-up) ...", flush=True)
     measure(variants, runs, env)
@@ -245,7 +272,7 @@ def main() -> None:
     ]
     rows.append(("not removable (all off - bare)", all_off.median - bare.median, None))
     rows.append(("shared/residual (total - rows above)", overhead - sum(r[1] for r in rows), None))
-    rows.append(("total (project venv - bare venv)", overhead, None))
+    rows.append(("total (user venv - bare venv)", overhead, None))
     for name, marginal, alone in rows:
         cells = [f"{1000 * marginal:11.1f}", f"{100 * marginal / overhead:5.1f}%"]
         if alone is not None:
@@ -255,7 +282,7 @@ def main() -> None:
     per_test_us = 1e6 * (record.median - on.median) / (FILES * TESTS_PER_FILE)
     figures = [
         ("(a) genai on / -p no:genai", on, no_genai, 1.03),
-        ("(b) project venv / bare venv", on, bare, 1.25),
+        ("(b) user venv / bare venv", on, bare, 1.25),
         ("(c) record 3 values / none", record, on, 1.10),
         ("    fixture only / none (info)", fixture, on, None),
         ("    record + --genai-report / none (info)", report, on, None),

@@ -158,13 +158,14 @@ def _cleaned(feedback: Feedback, limit: int, redact: Redactor) -> Feedback:
     """The feedback as it goes into a report: texts cut to `limit` and redacted, metadata
     JSON-safe."""
     updates: dict[str, Any] = {}
-    if feedback.rationale:
-        updates["rationale"] = redact(truncate_text(feedback.rationale, limit))
-    if isinstance(feedback.value, str):
-        updates["value"] = redact(truncate_text(feedback.value, limit))
+    for field in ("rationale", "value"):
+        text = getattr(feedback, field)
+        if isinstance(text, str) and (clean := redact(truncate_text(text, limit))) != text:
+            updates[field] = clean
     if feedback.error is not None:
         message = redact(truncate_text(feedback.error.message, limit))
-        updates["error"] = feedback.error.model_copy(update={"message": message})
+        if message != feedback.error.message:
+            updates["error"] = feedback.error.model_copy(update={"message": message})
     if feedback.metadata:
         updates["metadata"] = json_safe(feedback.metadata, limit, redact)
     return feedback.model_copy(update=updates) if updates else feedback

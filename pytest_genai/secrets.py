@@ -30,8 +30,10 @@ class Redactor:
     """
 
     def __init__(self, environ: dict[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}
+        if environ is None:
+            values = {v for k in _secret_names() if len(v := os.environ.get(k) or "") >= 8}
+        else:
+            values = {v for k, v in environ.items() if _SECRET_NAME.search(k) and len(v) >= 8}
         self.values = sorted(values, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -41,6 +43,18 @@ class Redactor:
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + MASK, text)
         return _KEY_SHAPE.sub(MASK, text)
+
+
+_names: list[tuple[int, list[str]]] = []
+
+
+def _secret_names() -> list[str]:
+    """Names of secret-looking environment variables; rescanned when a variable is added or
+    removed (values are always read fresh, so a changed key is masked at once)."""
+    size = len(os.environ)
+    if not _names or _names[0][0] != size:
+        _names[:] = [(size, [k for k in os.environ if _SECRET_NAME.search(k)])]
+    return _names[0][1]
 
 
 def redact(text: str) -> str:
