@@ -35,44 +35,27 @@ def _parse_path(text: str) -> Path:
     return Path(text)
 
 
-def _parse_positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise OptionError(f"expected a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise OptionError(f"expected a positive whole number, got {text!r}")
-    return value
+def _number(
+    kind: Callable[[str], float], expected: str, accept: Callable[[float], bool]
+) -> Callable[[str], Any]:
+    """A parser of numbers of `kind` that `accept` allows; `expected` says which, in errors."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise OptionError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise OptionError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _parse_non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise OptionError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise OptionError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _parse_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise OptionError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise OptionError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def _parse_temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise OptionError(f"expected a number between 0 and 2, got {text!r}") from None
-    if not 0 <= value <= 2:
-        raise OptionError(f"expected a number between 0 and 2, got {text!r}")
-    return value
+_parse_positive_int = _number(int, "a positive whole number", lambda v: v > 0)
+_parse_non_negative_int = _number(int, "a whole number >= 0", lambda v: v >= 0)
+_parse_seconds = _number(float, "a number of seconds > 0", lambda v: 0 < v < float("inf"))
+_parse_temperature = _number(float, "a number between 0 and 2", lambda v: 0 <= v <= 2)
 
 
 def _parse_url(text: str) -> str:

@@ -173,6 +173,13 @@ def test_builtins_show_the_judge_what_it_needs(
         assert piece in prompt
 
 
+def test_the_registry_knows_every_builtin_judge_without_importing_them() -> None:
+    from pytest_genai.judges.builtin import BUILTIN_JUDGES
+    from pytest_genai.scoring.registry import JUDGE_NAMES
+
+    assert set(JUDGE_NAMES) == set(BUILTIN_JUDGES)
+
+
 def test_builtin_names_match_mlflow() -> None:
     names = {
         judges.correctness().name,
