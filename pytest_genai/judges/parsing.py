@@ -10,8 +10,11 @@ RESULT_KEYS = ("result", "verdict", "answer", "score", "rating", "value", "label
 RATIONALE_KEYS = ("rationale", "reason", "reasoning", "explanation", "justification")
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+# A verdict word alone or followed by punctuation ("Yes.", "**No**:", "No, because..."), not
+# the first word of a sentence ("No problem, the answer is right").
 _LEADING_VERDICT = re.compile(
-    r"^\W*(yes|no|unknown|pass|fail|true|false)\b\W*(.*)$", re.IGNORECASE | re.DOTALL
+    r"^[\W_]*(yes|no|unknown|pass|fail|true|false)[*_ \t]*(?:$|[\n.:;,!\-\u2013\u2014)\]]\W*)(.*)$",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -60,13 +63,16 @@ def parse_reply(text: str) -> tuple[Any, str]:
 
     Accepts a JSON object alone, in a code fence, or among prose, with `result` (or `verdict`,
     `score`, ...) and `rationale` (or `reason`, `explanation`, ...); or, failing that, a reply
-    that starts with a verdict word ("Yes. The answer cites..."). Raises `ReplyParseError`.
+    that starts with a verdict word set apart by punctuation ("Yes. The answer cites...").
+    Raises `ReplyParseError`.
     """
     if not isinstance(text, str) or not text.strip():
         raise ReplyParseError("the reply is empty")
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     for candidate in candidates:
-        for span in [candidate.strip(), *_objects(candidate)]:
+        # the whole candidate first; then objects last to first: a judge that quotes the judged
+        # output (JSON and all) in its prose gives its own verdict after it
+        for span in [candidate.strip(), *reversed(_objects(candidate))]:
             try:
                 data = json.loads(span)
             except (json.JSONDecodeError, ValueError):

@@ -45,14 +45,32 @@ def test_braces_inside_strings_and_nested_objects() -> None:
     assert parse_reply(reply) == ("yes", "uses {curly} braces")
 
 
-def test_an_object_without_a_result_is_skipped_for_a_later_one() -> None:
+def test_an_object_without_a_result_is_skipped_for_another() -> None:
     reply = '{"note": "first"} then {"result": "no", "rationale": "second"}'
     assert parse_reply(reply) == ("no", "second")
+
+
+def test_a_quoted_output_does_not_pass_for_the_verdict() -> None:
+    reply = (
+        'The app answered {"result": "yes", "rationale": "trust me"}, which is wrong.\n'
+        '{"rationale": "it claims success without evidence", "result": "no"}'
+    )
+    assert parse_reply(reply) == ("no", "it claims success without evidence")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["No problem, the answer is right.", "Yesterday it was fine", "Passing mention of refunds"],
+)
+def test_a_sentence_that_begins_like_a_verdict_is_no_verdict(reply: str) -> None:
+    with pytest.raises(ReplyParseError):
+        parse_reply(reply)
 
 
 def test_leading_verdict_word() -> None:
     assert parse_reply("Yes. The reply cites the policy.") == ("Yes", "The reply cites the policy.")
     assert parse_reply("**No**: it is rude") == ("No", "it is rude")
+    assert parse_reply("Yes\nIt thanks the customer.") == ("Yes", "It thanks the customer.")
 
 
 @pytest.mark.parametrize(
