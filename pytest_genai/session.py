@@ -32,6 +32,7 @@ REPORT_ATTR = "genai_case"
 """The test-report attribute that carries a test's `CaseResult` (as a dict) to the controller."""
 JUDGE_ERROR_ATTR = "genai_judge_error"
 """Set on the call report of a test that failed because a judge gave no verdict."""
+JUDGE_THREAD_PREFIX = "genai-judge"
 IMPLICIT_ATTR = "genai_outcome"
 """Carries the outcome (a dict) of a test that did not pass and never used pytest-genai."""
 
@@ -85,7 +86,8 @@ class GenaiSession:
             from concurrent.futures import ThreadPoolExecutor
 
             self._judge_pool = ThreadPoolExecutor(
-                max_workers=self.settings.judge_concurrency, thread_name_prefix="genai-judge"
+                max_workers=self.settings.judge_concurrency,
+                thread_name_prefix=JUDGE_THREAD_PREFIX,
             )
         return self._judge_pool
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from pytest_genai.recording import current_recorder
 from pytest_genai.results import AssessmentSourceType, Feedback, truncate_text
 from pytest_genai.scoring.base import Scorer
 from pytest_genai.scoring.registry import ScorerSpec, resolve_scorers
-from pytest_genai.session import GenaiSession, get_session
+from pytest_genai.session import JUDGE_THREAD_PREFIX, GenaiSession, get_session
 
 OUTPUT_CHARS = 500
 """How much of the judged output a failure message shows."""
@@ -97,7 +98,8 @@ def run_all(scorers: Sequence[Scorer], session: GenaiSession | None, **case: Any
     a copy of this context, so they see per-call judge settings."""
     judges = sum(1 for s in scorers if s.source_type is AssessmentSourceType.LLM_JUDGE)
     pool = session.judge_pool() if session is not None and judges > 1 else None
-    if pool is None:
+    # a scorer that itself asserts, from a pool thread, must not wait on the pool it occupies
+    if pool is None or threading.current_thread().name.startswith(JUDGE_THREAD_PREFIX):
         return [f for s in scorers for f in s.run(**case)]
     futures = [
         pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers

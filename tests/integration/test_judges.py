@@ -298,3 +298,36 @@ def test_judge_usage_in_junit(
     assert (suite["genai.judge_calls"], suite["genai.tokens"]) == ("2", "36")
     case = {p.get("name"): p.get("value") for p in root.find("testsuite/testcase/properties") or []}
     assert (case["genai.is_fine.value"], case["genai.is_fine.tokens"]) == ("yes", "18")
+
+
+def test_a_scorer_that_asserts_inside_the_pool_does_not_deadlock(
+    pytester: pytest.Pytester, llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two scorers that each wait on two judges would hold both pool threads and wait forever
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    pytester.makepyfile(
+        test_nested="""
+        from pytest_genai import assert_judged, scorer
+
+        @scorer
+        def polite_and_short(outputs):
+            assert_judged(outputs, ["is polite", "is short"])
+            return True
+
+        @scorer
+        def clear_and_kind(outputs):
+            assert_judged(outputs, ["is clear", "is kind"])
+            return True
+
+        def test_nested():
+            assert_judged("Thanks!", [polite_and_short, clear_and_kind, "is friendly", "is calm"])
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        f"--genai-judge-base-url={llm_server.base_url}",
+        "--genai-judge-model=openai/judge-test",
+        "--genai-judge-concurrency=2",
+        timeout=120,
+    )
+    result.assert_outcomes(passed=1)
+    assert len(llm_server.requests) == 6
