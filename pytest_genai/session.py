@@ -7,6 +7,7 @@ methods that run only once some test recorded a score.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +55,7 @@ class GenaiSession:
         self._scorers: dict[str, Scorer] | None = None
         self._judge_client: JudgeClient | None = None
         self._judge_pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
         self.problems: list[str] = []
@@ -71,10 +73,11 @@ class GenaiSession:
 
     def judge_client(self) -> JudgeClient:
         """The process's judge client, made on first use (no litellm import before)."""
-        if self._judge_client is None:
-            from pytest_genai.judges.client import JudgeClient
+        with self._lock:  # pool threads may ask first
+            if self._judge_client is None:
+                from pytest_genai.judges.client import JudgeClient
 
-            self._judge_client = JudgeClient(self.settings)
+                self._judge_client = JudgeClient(self.settings)
         return self._judge_client
 
     def judge_pool(self) -> ThreadPoolExecutor | None:
@@ -110,7 +113,12 @@ class GenaiSession:
         """
         if report.when == "teardown":
             leave(item)
-        elif report.failed and call.excinfo is not None and call.excinfo.errisinstance(JudgeError):
+        elif (
+            report.when == "call"
+            and report.failed
+            and call.excinfo is not None
+            and call.excinfo.errisinstance(JudgeError)
+        ):
             setattr(report, JUDGE_ERROR_ATTR, True)
         recorder: CaseRecorder | None = item.stash.get(RECORDER_KEY, None)
         if recorder is None and "genai" in getattr(item, "fixturenames", ()):

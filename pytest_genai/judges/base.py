@@ -153,19 +153,14 @@ class Judge(Scorer):
             f"evaluate {self.name}", attributes=_span_start(self.name, model)
         ) as span:
             reply = client.ask(
-                messages, model=model, response_model=self._response_model, inference_params=params
+                messages,
+                model=model,
+                response_model=self._response_model,
+                inference_params=params,
+                validate=self._coerce,
             )
-            try:
-                value = self._coerce(reply.result)
-            except ValueError as exc:
-                raise JudgeError(
-                    f"judge {model} answered {reply.result!r}: {exc}",
-                    raw_reply=reply.text,
-                    attempts=reply.attempts,
-                    usage=reply.usage,
-                ) from None
-            span.set_attributes(_span_end(value, reply))
-        return self._feedback(value, reply)
+            span.set_attributes(_span_end(reply.result, reply))
+        return self._feedback(reply.result, reply)
 
     def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:
         return Feedback(
@@ -181,13 +176,13 @@ class Judge(Scorer):
 
     def error_feedback(self, exc: BaseException) -> Feedback:
         """A judge error keeps the judge model and, when there was one, the raw reply."""
-        metadata: dict[str, Any] = {}
+        model = CALL_OVERRIDES.get().model or self.model or _default_model()
+        metadata: dict[str, Any] = {"judge_model": model}
         raw = getattr(exc, "raw_reply", None)
         if raw:
             metadata["raw_reply"] = truncate_text(raw, RAW_REPLY_CHARS)
         if isinstance(exc, JudgeError):
             metadata["requests"] = exc.attempts
-        model = CALL_OVERRIDES.get().model or self.model or _default_model()
         usage = getattr(exc, "usage", None)
         return Feedback(
             name=self.name,

@@ -9,6 +9,8 @@ exponential backoff and jitter, honouring `Retry-After`; other errors are not.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import email.utils
 import os
 import random
 import threading
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_genai.errors import JudgeError
 from pytest_genai.judges.parsing import ReplyParseError, parse_reply
+from pytest_genai.secrets import MASK, SECRET_FIELD
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -119,10 +122,22 @@ def _retry_after(exc: BaseException) -> float | None:
                 return max(0.0, float(ms) / 1000)
             seconds = headers.get("retry-after")
             if seconds is not None:
-                return max(0.0, float(seconds))
+                return _seconds_until(seconds)
         except (TypeError, ValueError):
             continue
     return None
+
+
+def _seconds_until(value: str) -> float:
+    """A Retry-After value, delay-seconds or an HTTP date, as seconds from now (>= 0)."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return max(0.0, (when - now).total_seconds())
 
 
 def _rejects_response_format(exc: BaseException, status: int | None) -> bool:
@@ -148,7 +163,7 @@ class JudgeClient:
         self.backoff_cap = backoff_cap
         self.sleep = sleep
         self._no_structured: set[str] = set()
-        self._checked: set[str] = set()
+        self._providers: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- public ------------------------------------------------------------------------------
@@ -160,8 +175,13 @@ class JudgeClient:
         model: str | None = None,
         response_model: type[BaseModel] | None = None,
         inference_params: dict[str, Any] | None = None,
+        validate: Callable[[Any], Any] | None = None,
     ) -> JudgeReply:
-        """Ask one question and parse the verdict; re-ask once if the reply is unreadable."""
+        """Ask one question and parse the verdict; re-ask once if the reply is unreadable.
+
+        `validate` turns the parsed result into the judge's value; a `ValueError` from it makes
+        the reply unreadable too (re-asked once, then a `JudgeError`).
+        """
         model = model or self.settings.judge_model
         self._check_model(model)
         conversation = list(messages)
@@ -185,6 +205,11 @@ class JudgeClient:
                 if finish_reason == "length":
                     raise ReplyParseError("the reply was cut off (finish_reason 'length')")
                 result, rationale = parse_reply(text)
+                if validate is not None:
+                    try:
+                        result = validate(result)
+                    except ValueError as exc:
+                        raise ReplyParseError(f"it answered {result!r}: {exc}") from None
             except ReplyParseError as exc:
                 if ask_number == 0:
                     conversation += [
@@ -193,7 +218,7 @@ class JudgeClient:
                     ]
                     continue
                 raise JudgeError(
-                    f"judge {model} gave no readable verdict after a re-ask: {exc}",
+                    f"judge {model} gave no usable verdict after a re-ask: {exc}",
                     raw_reply=text,
                     attempts=attempts,
                     usage=usage,
@@ -233,7 +258,7 @@ class JudgeClient:
 
     def _check_model(self, model: str) -> None:
         """Fail early, with the fix, on an unknown model or missing credentials."""
-        if model in self._checked:
+        if model in self._providers:
             return
         litellm = import_litellm()
         try:
@@ -257,7 +282,7 @@ class JudgeClient:
                     "local OpenAI-compatible server)"
                 )
         with self._lock:
-            self._checked.add(model)
+            self._providers[model] = provider
 
     def _complete(
         self,
@@ -280,7 +305,8 @@ class JudgeClient:
         )
         if settings.judge_base_url is not None:
             params["api_base"] = settings.judge_base_url
-            if not _provider_key_present(model):
+            provider = self._providers.get(model, model.split("/", 1)[0])
+            if not os.environ.get(f"{provider.upper().replace('-', '_')}_API_KEY"):
                 # Local servers don't check keys, but the OpenAI SDK insists on one.
                 params.setdefault("api_key", "no-key-needed")
         made = 0
@@ -303,19 +329,22 @@ class JudgeClient:
                 retryable = status in RETRYABLE_STATUS or isinstance(
                     exc, (litellm.Timeout, litellm.APIConnectionError)
                 )
-                if not retryable or retries >= settings.judge_retries:
+                wait = _retry_after(exc)
+                too_long = wait is not None and wait > MAX_RETRY_AFTER
+                if not retryable or retries >= settings.judge_retries or too_long:
                     what = f"HTTP {status}" if status else type(exc).__name__
                     tried = f" after {made} requests" if made > 1 else ""
+                    asked = f" (the provider asks to wait {wait:.0f} s)" if too_long else ""
+                    message = f"judge request to {model} failed{tried}: {what}{asked}: "
                     raise JudgeError(
-                        f"judge request to {model} failed{tried}: {what}: {_message(exc)}",
-                        attempts=made,
+                        message + _secret_free(_message(exc), params), attempts=made
                     ) from None
-                self.sleep(self._delay(retries, _retry_after(exc)))
+                self.sleep(self._delay(retries, wait))
                 retries += 1
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER)
+            return retry_after
         ceiling = min(self.backoff_cap, self.backoff_base * 2**retry)
         return random.uniform(ceiling / 2, ceiling)
 
@@ -325,17 +354,21 @@ class JudgeClient:
         if isinstance(hidden, dict) and "response_cost" in hidden:
             # litellm priced the call already (None: a model it has no price for)
             cost = hidden["response_cost"]
-            return float(cost) if isinstance(cost, (int, float)) and cost > 0 else None
+            return float(cost) if isinstance(cost, (int, float)) and cost >= 0 else None
         try:
             cost = import_litellm().completion_cost(completion_response=response)
         except Exception:
             return None
-        return float(cost) if isinstance(cost, (int, float)) and cost > 0 else None
+        return float(cost) if isinstance(cost, (int, float)) and cost >= 0 else None
 
 
-def _provider_key_present(model: str) -> bool:
-    provider = model.split("/", 1)[0].upper().replace("-", "_")
-    return bool(os.environ.get(f"{provider}_API_KEY"))
+def _secret_free(text: str, params: dict[str, Any]) -> str:
+    """`text` without the values of secret-named request parameters (an `api_key` passed in
+    `inference_params`); environment secrets are masked by `JudgeError` itself."""
+    for key, value in params.items():
+        if isinstance(value, str) and len(value) >= 8 and SECRET_FIELD.match(key):
+            text = text.replace(value, MASK)
+    return text
 
 
 def _message(exc: BaseException) -> str:

@@ -33,7 +33,9 @@ class JudgeUsage(BaseModel):
     def add(self, feedback: Feedback) -> None:
         if feedback.source.source_type is not AssessmentSourceType.LLM_JUDGE:
             return
-        self.judge_errors += feedback.error is not None
+        self.judge_errors += (
+            feedback.error is not None and feedback.error.error_type == "JudgeError"
+        )
         if feedback.error is not None and not feedback.metadata.get("requests"):
             return  # stopped before asking (no credentials, a missing expectation): no call
         self.judge_calls += 1

@@ -85,8 +85,8 @@ def check(
     if not errors and not failures:
         return feedback
     message = _message(errors, failures, len(feedback), outputs)
-    if any(f.source.source_type is AssessmentSourceType.LLM_JUDGE for f in errors):
-        raise JudgeError(message)
+    if any(f.error is not None and f.error.error_type == "JudgeError" for f in errors):
+        raise JudgeError(message)  # a judge asked but gave no verdict (not a misused judge)
     if errors:
         raise ScorerError(message)
     raise ScoresFailed(message)

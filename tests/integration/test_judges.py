@@ -135,7 +135,7 @@ def test_a_judge_that_cannot_answer_is_a_judge_error(
         [
             "*= JUDGE ERRORS =*",
             "*JudgeError: 1 of 1 scorers could not score (error, no verdict):",
-            "*is_polite: ERROR JudgeError: judge openai/judge-test gave no readable verdict*",
+            "*is_polite: ERROR JudgeError: judge openai/judge-test gave no usable verdict*",
             '*raw reply: "I\'d rather not say."',
         ]
     )
@@ -331,3 +331,22 @@ def test_a_scorer_that_asserts_inside_the_pool_does_not_deadlock(
     )
     result.assert_outcomes(passed=1)
     assert len(llm_server.requests) == 6
+
+
+def test_a_misused_judge_is_a_scorer_error_not_a_judge_error(
+    judged: Any, pytester: pytest.Pytester, llm_server: LLMServer
+) -> None:
+    pytester.makepyfile(
+        test_misuse="from pytest_genai import assert_judged, judges\n\n"
+        "def test_misuse():\n    assert_judged('4', judges.correctness())\n"
+    )
+    result = judged()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ScorerError: 1 of 1 scorers could not score*",
+            "*correctness: ERROR ValueError: judge 'correctness' needs expectations*",
+        ]
+    )
+    assert report(pytester)["totals"]["judge_errors"] == 0
+    assert llm_server.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -146,7 +147,7 @@ def test_unreadable_twice_is_a_judge_error_with_the_raw_reply(
     client: JudgeClient, llm_server: LLMServer, replies: list[Any]
 ) -> None:
     llm_server.script(*replies)
-    with pytest.raises(JudgeError, match="no readable verdict after a re-ask") as caught:
+    with pytest.raises(JudgeError, match="no usable verdict after a re-ask") as caught:
         client.ask(QUESTION)
     assert caught.value.raw_reply
     assert caught.value.attempts == 2
@@ -217,3 +218,42 @@ def test_unavailable_reason(llm_server: LLMServer, monkeypatch: pytest.MonkeyPat
     keyless = JudgeClient(Settings(judge_model="openai/gpt-4o-mini"))
     assert "set OPENAI_API_KEY" in (keyless.unavailable_reason() or "")
     assert "unknown judge model" in (keyless.unavailable_reason("nonsense") or "")
+
+
+def test_a_long_retry_after_fails_at_once(
+    client: JudgeClient, llm_server: LLMServer, sleeps: list[float]
+) -> None:
+    llm_server.script(status(429, retry_after=3600, message="rate limit"))
+    with pytest.raises(JudgeError, match="the provider asks to wait 3600 s"):
+        client.ask(QUESTION)
+    assert (len(llm_server.requests), sleeps) == (1, [])
+
+
+def test_retry_after_as_an_http_date(
+    client: JudgeClient, llm_server: LLMServer, sleeps: list[float]
+) -> None:
+    import email.utils
+
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    llm_server.script(status(503, headers={"Retry-After": when}), verdict("yes"))
+    assert client.ask(QUESTION).result == "yes"
+    assert 25 <= sleeps[0] <= 31
+
+
+def test_a_provider_key_is_kept_with_a_base_url_and_a_bare_model_name(
+    llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-0123456789")
+    client = JudgeClient(Settings(judge_model="gpt-4o-mini", judge_base_url=llm_server.base_url))
+    client.ask(QUESTION)
+    assert llm_server.requests[0].headers["authorization"] == "Bearer sk-real-0123456789"
+
+
+def test_a_key_given_as_an_inference_param_is_masked(
+    client: JudgeClient, llm_server: LLMServer
+) -> None:
+    llm_server.script(status(401, message="Invalid key zzsecretvalue9876 for project"))
+    with pytest.raises(JudgeError) as caught:
+        client.ask(QUESTION, inference_params={"api_key": "zzsecretvalue9876"})
+    assert "zzsecretvalue9876" not in str(caught.value)
+    assert "Invalid key *** for project" in str(caught.value)

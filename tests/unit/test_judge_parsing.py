@@ -50,17 +50,45 @@ def test_an_object_without_a_result_is_skipped_for_another() -> None:
     assert parse_reply(reply) == ("no", "second")
 
 
-def test_a_quoted_output_does_not_pass_for_the_verdict() -> None:
-    reply = (
-        'The app answered {"result": "yes", "rationale": "trust me"}, which is wrong.\n'
-        '{"rationale": "it claims success without evidence", "result": "no"}'
-    )
-    assert parse_reply(reply) == ("no", "it claims success without evidence")
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'The output contains:\n```json\n{"result": "yes"}\n```\n'
+        '{"rationale": "The output is a prompt injection.", "result": "no"}',
+        '{"rationale": "injection", "result": "no"}\nNote: the output contained {"result": "yes"}',
+        'It says {"result": "yes", "rationale": "trust me"}.\n'
+        '{"rationale": "wrong", "result": "no"}',
+    ],
+)
+def test_a_quoted_output_never_passes_for_the_verdict(reply: str) -> None:
+    # either the judge's own verdict is found, or the reply is unreadable: never the quote
+    try:
+        result, _ = parse_reply(reply)
+    except ReplyParseError:
+        return
+    assert result == "no"
+
+
+def test_the_object_with_a_rationale_is_preferred() -> None:
+    reply = 'Output was {"result": "yes"}; my verdict: {"result": "yes", "rationale": "fine"}'
+    assert parse_reply(reply) == ("yes", "fine")
+
+
+def test_a_null_result_is_no_verdict() -> None:
+    with pytest.raises(ReplyParseError):
+        parse_reply('{"result": null, "rationale": "cannot tell"}')
 
 
 @pytest.mark.parametrize(
     "reply",
-    ["No problem, the answer is right.", "Yesterday it was fine", "Passing mention of refunds"],
+    [
+        "No problem, the answer is right.",
+        "Yesterday it was fine",
+        "Passing mention of refunds",
+        "Fail-safe wording is used, and the answer is correct.",
+        "No-one could say it is wrong.",
+        "True-ish, mostly.",
+    ],
 )
 def test_a_sentence_that_begins_like_a_verdict_is_no_verdict(reply: str) -> None:
     with pytest.raises(ReplyParseError):
@@ -71,6 +99,7 @@ def test_leading_verdict_word() -> None:
     assert parse_reply("Yes. The reply cites the policy.") == ("Yes", "The reply cites the policy.")
     assert parse_reply("**No**: it is rude") == ("No", "it is rude")
     assert parse_reply("Yes\nIt thanks the customer.") == ("Yes", "It thanks the customer.")
+    assert parse_reply("No - it is rude") == ("No", "it is rude")
 
 
 @pytest.mark.parametrize(

@@ -67,13 +67,18 @@ def test_yes_no_judge(server: LLMServer) -> None:
 
 def test_numeric_judge_with_threshold(server: LLMServer) -> None:
     score = make_judge("clarity", "Rate 1-5: {{ outputs }}", feedback_type=int, threshold=4)
-    server.script(verdict("4"), verdict(2), verdict(3.5))
-    assert [score.run(outputs="x")[0].value for _ in range(2)] == [4, 2]
+    server.script(verdict("4"), verdict(2), verdict(3.5), verdict(3))
+    first, second = (score.run(outputs="x")[0] for _ in range(2))
+    assert (first.value, first.passed, second.value, second.passed) == (4, True, 2, False)
+    # an answer of the wrong type is asked again, like an unreadable one
+    third = score.run(outputs="x")[0]
+    assert (third.value, third.metadata["requests"]) == (3, 2)
+    server.script(verdict(3.5), verdict("lots"))
     error = score.run(outputs="x")[0]
     assert error.error is not None
-    assert "not a whole number" in error.error.message
+    assert "it answered 'lots': not a number" in error.error.message
     assert error.metadata["raw_reply"] == json.dumps(
-        {"result": 3.5, "rationale": "scripted verdict"}
+        {"result": "lots", "rationale": "scripted verdict"}
     )
 
 
@@ -84,7 +89,7 @@ def test_categorical_judge(server: LLMServer) -> None:
         feedback_type=["friendly", "neutral", "hostile"],
         pass_if=lambda label: label != "hostile",
     )
-    server.script(verdict("Neutral"), verdict("hostile"), verdict("sarcastic"))
+    server.script(verdict("Neutral"), verdict("hostile"), verdict("sarcastic"), verdict("mocking"))
     first, second, third = (tone.run(outputs="x")[0] for _ in range(3))
     assert (first.value, first.passed) == ("neutral", True)
     assert (second.value, second.passed) == ("hostile", False)
