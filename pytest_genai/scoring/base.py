@@ -121,14 +121,11 @@ class Scorer:
         started = time.perf_counter()
         try:
             raw = self.score(**self._select(arguments))
-            feedback = self.normalize(raw)
+            return self.normalize(raw, duration=time.perf_counter() - started)
         except Exception as exc:
-            feedback = [self.error_feedback(exc)]
-        duration = time.perf_counter() - started
-        return [
-            f if f.duration is not None else f.model_copy(update={"duration": duration})
-            for f in feedback
-        ]
+            error = self.error_feedback(exc)
+            error.duration = time.perf_counter() - started  # our own new object
+            return [error]
 
     def error_feedback(self, exc: BaseException) -> Feedback:
         return Feedback(
@@ -141,13 +138,13 @@ class Scorer:
     def _source(self) -> AssessmentSource:
         return AssessmentSource(source_type=self.source_type, source_id=self.name)
 
-    def normalize(self, raw: Any) -> list[Feedback]:
+    def normalize(self, raw: Any, duration: float | None = None) -> list[Feedback]:
         """Turn whatever `score()` returned into a list of `Feedback` with the pass rule applied."""
         if isinstance(raw, Feedback):
-            return [self._complete(raw)]
+            return [self._complete(raw, duration)]
         if isinstance(raw, (list, tuple)) and raw and all(isinstance(f, Feedback) for f in raw):
-            return [self._complete(f) for f in raw]
-        return [self._complete(Feedback(name=self.name, value=self._value(raw)))]
+            return [self._complete(f, duration) for f in raw]
+        return [self._complete(Feedback(name=self.name, value=self._value(raw)), duration)]
 
     def _value(self, raw: Any) -> bool | int | float | str:
         if isinstance(raw, (bool, int)):
@@ -163,8 +160,12 @@ class Scorer:
             "a verdict string, a Feedback or a list of Feedback"
         )
 
-    def _complete(self, feedback: Feedback) -> Feedback:
+    def _complete(self, feedback: Feedback, duration: float | None = None) -> Feedback:
+        """The feedback with what the scorer knows filled in (a copy: a scorer may return the
+        same `Feedback` object every time)."""
         updates: dict[str, Any] = {}
+        if feedback.duration is None and duration is not None:
+            updates["duration"] = duration
         if not feedback.name:
             updates["name"] = self.name
         if feedback.source.source_id is None:
