@@ -26,6 +26,13 @@ _EXPORTS = {
     "ScorerError": "pytest_genai.errors",
     "CaseRecorder": "pytest_genai.recording",
     "Settings": "pytest_genai.config",
+    "trace": "pytest_genai.tracing.api",
+    "start_span": "pytest_genai.tracing.api",
+    "LiveSpan": "pytest_genai.tracing.api",
+    "SpanType": "pytest_genai.tracing.conventions",
+    "Trace": "pytest_genai.tracing.model",
+    "Span": "pytest_genai.tracing.model",
+    "ToolCall": "pytest_genai.tracing.model",
 }
 _MODULES = {"scorers": "pytest_genai.scorers", "judges": "pytest_genai.judges"}
 
@@ -36,10 +43,15 @@ __all__ = [
     "CaseResult",
     "Feedback",
     "JudgeError",
+    "LiveSpan",
     "Scorer",
     "ScorerError",
     "ScoresFailed",
     "Settings",
+    "Span",
+    "SpanType",
+    "ToolCall",
+    "Trace",
     "__version__",
     "assert_judged",
     "assert_scored",
@@ -47,6 +59,8 @@ __all__ = [
     "make_judge",
     "scorer",
     "scorers",
+    "start_span",
+    "trace",
 ]
 
 if TYPE_CHECKING:
@@ -59,6 +73,9 @@ if TYPE_CHECKING:
     from pytest_genai.results import AssessmentSource, AssessmentSourceType, CaseResult, Feedback
     from pytest_genai.scoring.assertions import assert_scored
     from pytest_genai.scoring.base import Scorer, scorer
+    from pytest_genai.tracing.api import LiveSpan, start_span, trace
+    from pytest_genai.tracing.conventions import SpanType
+    from pytest_genai.tracing.model import Span, ToolCall, Trace
 
 
 def __getattr__(name: str) -> Any:

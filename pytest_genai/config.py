@@ -58,6 +58,25 @@ _parse_seconds = _number(float, "a number of seconds > 0", lambda v: 0 < v < flo
 _parse_temperature = _number(float, "a number between 0 and 2", lambda v: 0 <= v <= 2)
 
 
+def _parse_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise OptionError(f"expected true or false, got {text!r}")
+
+
+def _parse_traces(text: str) -> Path | str:
+    """`otlp`, or the path of a `.jsonl` file."""
+    if text.strip().lower() == "otlp":
+        return "otlp"
+    path = _parse_path(text)
+    if path.suffix != ".jsonl":
+        raise OptionError(f"expected 'otlp' or a path ending in .jsonl, got {text!r}")
+    return path
+
+
 def _parse_url(text: str) -> str:
     url = text.strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
@@ -157,6 +176,25 @@ OPTIONS: tuple[Option, ...] = (
         _parse_positive_int,
         "N",
     ),
+    Option(
+        "tracing",
+        "capture the OpenTelemetry spans each test emits (default: true)",
+        _parse_bool,
+        "BOOL",
+    ),
+    Option(
+        "capture_content",
+        "record message content and span inputs/outputs in captured spans (default: true)",
+        _parse_bool,
+        "BOOL",
+    ),
+    Option(
+        "traces",
+        "export each test's spans: 'otlp' (OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_*) or "
+        "PATH.jsonl (one OTLP-JSON record per test)",
+        _parse_traces,
+        "otlp|PATH.jsonl",
+    ),
 )
 
 
@@ -172,6 +210,9 @@ class Settings:
     judge_retries: int = 3
     judge_concurrency: int = 4
     max_value_chars: int = 4000
+    tracing: bool = True
+    capture_content: bool = True
+    traces: Path | str | None = None
 
     @classmethod
     def resolve(

@@ -18,6 +18,7 @@ from pytest_genai.session import JUDGE_ERROR_ATTR, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
     from pytest_genai.recording import CaseRecorder
+    from pytest_genai.tracing.model import Trace
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -58,8 +59,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Make the running item known to `assert_scored`, from setup until its teardown report."""
+    """Make the running item known to `assert_scored`, from setup until its teardown report,
+    and capture its spans."""
     enter(item)
+    item.config.stash[SESSION_KEY].tracing.before_setup(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    item.config.stash[SESSION_KEY].tracing.before_call(item)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every process: the traces file is complete and OTLP spans are sent before the summary."""
+    state = session.config.stash.get(SESSION_KEY, None)
+    if state is not None:
+        state.tracing.close()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -127,7 +142,7 @@ class ControllerHooks:
             terminalreporter.write_sep("=", "genai quality")
             for line in lines:
                 terminalreporter.write_line(line)
-        for problem in self.state.problems:
+        for problem in self.state.problems + self.state.tracing.problems:
             terminalreporter.write_line(f"pytest-genai: {problem}", red=True)
         if self.state.report_error is None and self.state.settings.report is not None:
             terminalreporter.write_line(f"genai report: {self.state.settings.report}")
@@ -139,3 +154,19 @@ def genai(request: pytest.FixtureRequest) -> CaseRecorder:
     from pytest_genai.recording import recorder_for
 
     return recorder_for(request.node)
+
+
+@pytest.fixture
+def genai_trace(request: pytest.FixtureRequest) -> Trace:
+    """This test's trace: every span captured so far, with queries and assertions
+    (`genai_trace.llm_calls`, `genai_trace.assert_tool_called("search")`, ...)."""
+    state = request.config.stash[SESSION_KEY]
+    if not state.settings.tracing:
+        raise pytest.UsageError(
+            "genai_trace needs span capture, which is off (genai_tracing = false): turn it on, "
+            "or leave the fixture out"
+        )
+    from pytest_genai.tracing.model import LiveTrace
+
+    state.tracing.open(request.node, install=True)
+    return LiveTrace(lambda: state.tracing.spans(request.node))

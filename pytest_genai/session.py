@@ -19,6 +19,7 @@ from pytest_genai.config import Settings
 from pytest_genai.current import RECORDER_KEY, leave
 from pytest_genai.errors import JudgeError
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
+from pytest_genai.tracing.run import TraceRun
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,7 @@ class GenaiSession:
         self.report_error: str | None = None
         self.problems: list[str] = []
         """Things that went wrong in reporting, shown at the end of the terminal summary."""
+        self.tracing = TraceRun(settings, self.is_worker)
 
     # -- scorers ---------------------------------------------------------------------------------
 
@@ -99,6 +101,7 @@ class GenaiSession:
         if self._judge_pool is not None:
             self._judge_pool.shutdown(wait=True, cancel_futures=True)
             self._judge_pool = None
+        self.tracing.close()
 
     # -- per test ---------------------------------------------------------------------------------
 
@@ -113,7 +116,9 @@ class GenaiSession:
         """
         if report.when == "teardown":
             leave(item)
-        elif (
+        elif report.failed:
+            self.tracing.on_failed_phase(item, report)
+        if (
             report.when == "call"
             and report.failed
             and call.excinfo is not None
@@ -131,12 +136,17 @@ class GenaiSession:
             outcome = item.stash.get(OUTCOME_KEY, None)
             if outcome is None:
                 if report.passed:
+                    if report.when == "teardown":
+                        self.tracing.finish_item(item, report, "passed")
                     return
                 outcome = TestOutcome(item, self.settings.max_value_chars)
                 item.stash[OUTCOME_KEY] = outcome
         outcome.note_phase(report, call)
         if report.when == "teardown":
-            self._finish_item(item, report, outcome)
+            try:
+                self._finish_item(item, report, outcome)
+            finally:
+                self.tracing.finish_item(item, report, outcome.outcome)
 
     def _finish_item(
         self, item: pytest.Item, report: pytest.TestReport, outcome: TestOutcome
@@ -178,6 +188,7 @@ class GenaiSession:
         """
         if self.is_worker:
             return
+        self.tracing.on_report(report)
         payload = getattr(report, REPORT_ATTR, None)
         if payload is None:
             outcome = getattr(report, IMPLICIT_ATTR, None)

@@ -1,0 +1,413 @@
+"""The instrumentation API: `@trace` and `start_span`, with MLflow's span types.
+
+Spans go through the global OpenTelemetry tracer provider, so they nest with spans of any other
+instrumentation and reach whatever exporters the app set up. Under pytest, the first span of a
+test makes sure the test's spans are captured (installing an SDK provider when the app has
+none). Values are made JSON-safe, secrets masked, and strings truncated at
+`genai_max_value_chars`; with `genai_capture_content = false` inputs and outputs are left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from pytest_genai.tracing import conventions as cv
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_VALUE_CHARS = 4000
+_SKIPPED_PARAMETERS = ("self", "cls")
+
+
+class _Options:
+    """What the running test's settings say about span values (defaults outside pytest)."""
+
+    __slots__ = ("capture_content", "item", "max_chars")
+
+    def __init__(self) -> None:
+        self.item: Any = None
+        self.capture_content = True
+        self.max_chars = DEFAULT_VALUE_CHARS
+
+
+_options = _Options()
+_tracer: Any = None
+
+
+def _prepare() -> _Options:
+    """Per span: the tracer exists, and the running test (if any) captures its spans."""
+    global _tracer
+    from pytest_genai.current import current_item
+
+    item = current_item()
+    if item is not _options.item:
+        _options.item = item
+        _options.capture_content, _options.max_chars = True, DEFAULT_VALUE_CHARS
+        if item is not None:
+            from pytest_genai.session import get_session
+
+            session = get_session(item.config)
+            if session is not None:
+                settings = session.settings
+                _options.capture_content = settings.capture_content
+                _options.max_chars = settings.max_value_chars
+                session.tracing.open(item, install=True)
+    if _tracer is None:
+        from opentelemetry import trace as trace_api
+
+        _tracer = trace_api.get_tracer("pytest_genai")
+    return _options
+
+
+def forget_item() -> None:
+    """The running test ended: the next span looks again (called at each test's end)."""
+    _options.item = None
+
+
+def encode(value: Any, max_chars: int) -> str:
+    """A value as the JSON text of a span attribute: JSON-safe, truncated, secrets masked."""
+    from pytest_genai.results import json_safe
+    from pytest_genai.secrets import Redactor
+
+    return json.dumps(json_safe(value, max_chars, Redactor()), ensure_ascii=False)
+
+
+def start_attributes(name: str, span_type: str) -> dict[str, Any]:
+    """The attributes that declare a span's type under each convention."""
+    kind = span_type.upper()
+    attributes: dict[str, Any] = {
+        cv.MLFLOW_SPAN_TYPE: kind,
+        cv.OPENINFERENCE_SPAN_KIND: cv.OPENINFERENCE_KINDS.get(kind, "UNKNOWN"),
+    }
+    operation = cv.OPERATIONS.get(kind)
+    if operation is not None:
+        attributes[cv.GEN_AI_OPERATION_NAME] = operation
+    if kind == cv.SpanType.TOOL:
+        attributes[cv.GEN_AI_TOOL_NAME] = name
+    return attributes
+
+
+def _check_type(span_type: str) -> str:
+    kind = str(span_type).upper()
+    if kind not in cv.SPAN_TYPES:
+        raise ValueError(
+            f"unknown span_type {span_type!r}: use one of {', '.join(sorted(cv.SPAN_TYPES))}"
+        )
+    return kind
+
+
+class LiveSpan:
+    """A span being recorded: the object `start_span` gives and `@trace` fills in."""
+
+    __slots__ = ("_options", "span", "span_type")
+
+    def __init__(self, span: Any, span_type: str, options: _Options) -> None:
+        self.span = span
+        """The underlying OpenTelemetry span."""
+        self.span_type = span_type
+        self._options = options
+
+    def set_inputs(self, inputs: Any) -> None:
+        """Record the span's inputs (JSON-safe, truncated; left out without content capture)."""
+        if self._options.capture_content and self.span.is_recording():
+            self.span.set_attribute(cv.MLFLOW_SPAN_INPUTS, encode(inputs, self._options.max_chars))
+
+    def set_outputs(self, outputs: Any) -> None:
+        """Record the span's outputs; a RETRIEVER's documents take the shape
+        `[{"page_content": ..., "metadata": {"doc_uri": ...}}]`."""
+        if self._options.capture_content and self.span.is_recording():
+            if self.span_type == cv.SpanType.RETRIEVER:
+                outputs = documents(outputs)
+            self.span.set_attribute(
+                cv.MLFLOW_SPAN_OUTPUTS, encode(outputs, self._options.max_chars)
+            )
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; values OTel can't hold are stored as JSON text."""
+        if isinstance(value, (str, bool, int, float)):
+            self.span.set_attribute(key, value)
+        elif isinstance(value, (list, tuple)) and all(
+            isinstance(v, (str, bool, int, float)) for v in value
+        ):
+            self.span.set_attribute(key, list(value))
+        else:
+            self.span.set_attribute(key, encode(value, self._options.max_chars))
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        self.span.add_event(name, dict(attributes or {}))
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Record `exc` and mark the span failed."""
+        _fail(self.span, exc)
+
+
+def _fail(span: Any, exc: BaseException) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.set_attribute(cv.ERROR_TYPE, type(exc).__qualname__)
+
+
+class start_span:
+    """A span around a block: `with start_span("retrieve", span_type="RETRIEVER") as span:`.
+
+    The block's exception is recorded on the span and re-raised. The span is the current one
+    inside the block, so spans started there (litellm calls, other instrumentation) nest in it.
+    """
+
+    __slots__ = ("_cm", "_live", "attributes", "name", "span_type")
+
+    def __init__(
+        self,
+        name: str,
+        span_type: str = cv.SpanType.UNKNOWN,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.span_type = _check_type(span_type)
+        self.attributes = attributes
+        self._cm: Any = None
+        self._live: LiveSpan | None = None
+
+    def __enter__(self) -> LiveSpan:
+        options = _prepare()
+        self._cm = _tracer.start_as_current_span(
+            self.name,
+            attributes=start_attributes(self.name, self.span_type),
+            record_exception=False,
+            set_status_on_exception=False,
+            end_on_exit=True,
+        )
+        span = self._cm.__enter__()
+        self._live = LiveSpan(span, self.span_type, options)
+        if self.attributes:
+            self._live.set_attributes(self.attributes)
+        return self._live
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None and self._live is not None:
+            _fail(self._live.span, exc)
+        self._cm.__exit__(exc_type, exc, tb)
+
+
+@overload
+def trace(func: F, /) -> F: ...
+
+
+@overload
+def trace(
+    *,
+    name: str | None = None,
+    span_type: str = cv.SpanType.UNKNOWN,
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def trace(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    span_type: str = cv.SpanType.UNKNOWN,
+    attributes: Mapping[str, Any] | None = None,
+) -> F | Callable[[F], F]:
+    """Trace a function: each call becomes a span named after it (or `name`), of `span_type`.
+
+    Works on plain, async, generator and async-generator functions. The span's inputs are the
+    call's bound arguments (without `self` / `cls`), its outputs the return value (for
+    generators, the list of items yielded), and an exception is recorded and re-raised.
+    Use bare (`@trace`) or with options (`@trace(span_type="TOOL")`).
+    """
+    kind = _check_type(span_type)
+
+    def decorate(f: F) -> F:
+        return _wrap(f, name or getattr(f, "__name__", "span"), kind, attributes)
+
+    return decorate(func) if func is not None else decorate
+
+
+def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Any:
+    signature: list[inspect.Signature | None] = []  # computed on first call, then kept
+
+    def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not signature:
+            try:
+                signature.append(inspect.signature(func))
+            except (TypeError, ValueError):
+                signature.append(None)
+        sig = signature[0]
+        if sig is None:
+            return {"args": list(args), "kwargs": kwargs}
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:
+            return {"args": list(args), "kwargs": kwargs}
+        return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_PARAMETERS}
+
+    def open_span(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[start_span, LiveSpan]:
+        block = start_span(name, span_type, attributes)
+        live = block.__enter__()
+        live.set_inputs(inputs(args, kwargs))
+        return block, live
+
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            from opentelemetry import context as context_api
+
+            span, live, ctx = open_detached(name, span_type, attributes)
+            live.set_inputs(inputs(args, kwargs))
+            items: list[Any] = []
+            agen = func(*args, **kwargs)
+            try:
+                while True:
+                    token = context_api.attach(ctx)
+                    try:
+                        item = await agen.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        context_api.detach(token)
+                    items.append(item)
+                    yield item
+            except GeneratorExit:  # the consumer stopped early: not an error
+                live.set_outputs(items)
+                span.end()
+                await agen.aclose()
+                raise
+            except BaseException as exc:
+                _fail(span, exc)
+                span.end()
+                raise
+            live.set_outputs(items)
+            span.end()
+
+        return agen_wrapper
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            from opentelemetry import context as context_api
+
+            span, live, ctx = open_detached(name, span_type, attributes)
+            live.set_inputs(inputs(args, kwargs))
+            items: list[Any] = []
+            generator = func(*args, **kwargs)
+            try:
+                while True:
+                    token = context_api.attach(ctx)
+                    try:
+                        item = next(generator)
+                    except StopIteration:
+                        break
+                    finally:
+                        context_api.detach(token)
+                    items.append(item)
+                    yield item
+            except GeneratorExit:
+                live.set_outputs(items)
+                span.end()
+                generator.close()
+                raise
+            except BaseException as exc:
+                _fail(span, exc)
+                span.end()
+                raise
+            live.set_outputs(items)
+            span.end()
+
+        return gen_wrapper
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            block, live = open_span(args, kwargs)
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                block.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            live.set_outputs(result)
+            block.__exit__(None, None, None)
+            return result
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        block, live = open_span(args, kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            block.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        live.set_outputs(result)
+        block.__exit__(None, None, None)
+        return result
+
+    return wrapper
+
+
+def open_detached(
+    name: str, span_type: str, attributes: Mapping[str, Any] | None
+) -> tuple[Any, LiveSpan, Any]:
+    """A span that is made current only while its generator runs, never across a `yield`
+    (the consumer's own spans must not nest in it)."""
+    from opentelemetry import trace as trace_api
+
+    options = _prepare()
+    span = _tracer.start_span(name, attributes=start_attributes(name, span_type))
+    live = LiveSpan(span, span_type, options)
+    if attributes:
+        live.set_attributes(attributes)
+    return span, live, trace_api.set_span_in_context(span)
+
+
+_DOCUMENT_FIELDS = ("page_content", "content", "text", "metadata")
+
+
+def documents(value: Any) -> Any:
+    """Retrieved documents in MLflow's shape, from strings, dicts or document objects
+    (anything with `page_content` / `metadata`, such as LangChain's `Document`)."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    shaped = []
+    for item in value:
+        if isinstance(item, str):
+            shaped.append({"page_content": item, "metadata": {}})
+            continue
+        if isinstance(item, Mapping):
+            content = next(
+                (item[k] for k in ("page_content", "content", "text") if k in item), None
+            )
+            metadata = dict(item.get("metadata") or {})
+            extra = {k: v for k, v in item.items() if k not in _DOCUMENT_FIELDS}
+        else:
+            content = getattr(item, "page_content", None)
+            metadata = dict(getattr(item, "metadata", None) or {})
+            extra = {}
+        if content is None:
+            return value  # not documents: keep as given
+        for key in ("doc_uri", "id", "uri", "source", "url"):
+            if key in extra and "doc_uri" not in metadata:
+                metadata["doc_uri"] = extra.pop(key)
+        if "doc_uri" not in metadata:
+            for key in ("source", "id", "uri", "url"):
+                if key in metadata:
+                    metadata["doc_uri"] = metadata[key]
+                    break
+        metadata.update(extra)
+        shaped.append({"page_content": content, "metadata": metadata})
+    return shaped

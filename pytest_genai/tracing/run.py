@@ -1,0 +1,180 @@
+"""The tracing side of a run: open each test's capture, add the failure section, export.
+
+Kept by the run state (`session.GenaiSession.tracing`). Imported when the plugin loads, so it
+imports OpenTelemetry only once spans can exist (see `capture`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_genai.config import Settings
+
+if TYPE_CHECKING:
+    from pytest_genai.tracing.capture import TestSpans
+    from pytest_genai.tracing.export import OtlpSink
+    from pytest_genai.tracing.model import Trace
+
+SPANS_KEY = pytest.StashKey["TestSpans"]()
+TRACE_ATTR = "genai_trace"
+"""The teardown-report attribute that carries a test's OTLP-JSON record (with `--genai-traces`
+set to a `.jsonl` file) from a worker to the controller."""
+SECTION = "genai trace"
+
+
+def otel_loaded() -> bool:
+    """Whether anything in this process imported the OpenTelemetry API yet (a dict lookup)."""
+    return "opentelemetry.trace" in sys.modules
+
+
+class TraceRun:
+    """Per-test capture and export for one run."""
+
+    def __init__(self, settings: Settings, is_worker: bool) -> None:
+        self.settings = settings
+        self.enabled = settings.tracing
+        self.is_worker = is_worker
+        self.jsonl = settings.traces if isinstance(settings.traces, Path) else None
+        self._file: IO[str] | None = None
+        self._closed = False
+        self._sink: OtlpSink | None = None
+        self.problems: list[str] = []
+        if self.enabled:
+            from pytest_genai.tracing.autolog import install
+
+            install()
+
+    # -- per test --------------------------------------------------------------------------------
+
+    def before_setup(self, item: pytest.Item) -> None:
+        """Capture from the start of setup when the app uses OpenTelemetry already (its own
+        provider, if it set one, gets our processor; none is installed yet, so an app fixture
+        may still install its own)."""
+        if self.enabled and otel_loaded():
+            self.open(item, install=False)
+
+    def before_call(self, item: pytest.Item) -> None:
+        if self.enabled and otel_loaded():
+            self.open(item, install=True)
+
+    def open(self, item: pytest.Item, install: bool) -> None:
+        """Make sure the test's spans are captured (idempotent)."""
+        if not self.enabled:
+            return
+        from pytest_genai.tracing import capture
+
+        capture.attach(install)
+        if SPANS_KEY not in item.stash:
+            item.stash[SPANS_KEY] = capture.collector().open(item.nodeid)
+
+    def spans(self, item: pytest.Item) -> list[Any]:
+        """The test's ended spans so far (SDK `ReadableSpan`s)."""
+        spans = item.stash.get(SPANS_KEY, None)
+        return spans.spans if spans is not None else []
+
+    def trace(self, item: pytest.Item) -> Trace | None:
+        """The test's trace so far (None when tracing is off)."""
+        if not self.enabled:
+            return None
+        from pytest_genai.tracing.model import Trace
+
+        spans = item.stash.get(SPANS_KEY, None)
+        return Trace.from_readable(spans.spans if spans is not None else ())
+
+    def on_failed_phase(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A failed setup or call shows the test's span tree in its report."""
+        spans = item.stash.get(SPANS_KEY, None)
+        if spans is None or not spans.spans:
+            return
+        from pytest_genai.secrets import redact
+        from pytest_genai.tracing.model import Trace
+
+        try:
+            text = Trace.from_readable(spans.spans).text(max_lines=40)
+        except Exception as exc:  # the failure itself matters more than its trace
+            text = f"(the trace could not be shown: {type(exc).__name__}: {exc})"
+        report.sections.append((SECTION, redact(text)))
+
+    def finish_item(self, item: pytest.Item, report: pytest.TestReport, outcome: str) -> None:
+        """The test's report is made: stop capturing for it, export, let go of its spans."""
+        from pytest_genai.tracing import api
+
+        api.forget_item()
+        spans = item.stash.get(SPANS_KEY, None)
+        if spans is None:
+            return
+        del item.stash[SPANS_KEY]
+        from pytest_genai.tracing import capture
+
+        capture.collector().close(spans)
+        if not spans.spans or self.settings.traces is None:
+            return
+        try:
+            self._export(item.nodeid, spans, report, outcome)
+        except Exception as exc:  # an export problem must not fail the test
+            problem = f"could not export the trace of {item.nodeid}: {type(exc).__name__}: {exc}"
+            self.problems.append(problem)
+
+    def _export(
+        self, nodeid: str, spans: TestSpans, report: pytest.TestReport, outcome: str
+    ) -> None:
+        from pytest_genai.outcome import split_nodeid
+        from pytest_genai.tracing.export import OtlpSink, test_attributes, to_otlp_json
+
+        extra = test_attributes(nodeid, split_nodeid(nodeid)[1], outcome)
+        if self.jsonl is None:
+            if self._sink is None:
+                self._sink = OtlpSink()
+            self._sink.send(spans.spans, extra)
+            return
+        record = to_otlp_json(spans.spans, extra)
+        if self.is_worker:
+            setattr(report, TRACE_ATTR, record)
+        else:
+            self.write(record)
+
+    # -- the controller --------------------------------------------------------------------------
+
+    def on_report(self, report: pytest.TestReport) -> None:
+        record = getattr(report, TRACE_ATTR, None)
+        if record is not None:
+            delattr(report, TRACE_ATTR)
+            self.write(record)
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.jsonl is None:
+            return
+        try:
+            if self._file is None:
+                self.jsonl.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.jsonl.open("w", encoding="utf-8")
+            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        except OSError as exc:
+            problem = f"could not write the traces file {self.jsonl}: {exc}"
+            if problem not in self.problems:
+                self.problems.append(problem)
+
+    def close(self) -> None:
+        """End of the run: the traces file is complete, OTLP spans are flushed (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        elif self.jsonl is not None and not self.is_worker and not self.problems:
+            try:  # a run without spans still leaves the file it was asked for
+                self.jsonl.parent.mkdir(parents=True, exist_ok=True)
+                self.jsonl.write_text("", encoding="utf-8")
+            except OSError as exc:
+                self.problems.append(f"could not write the traces file {self.jsonl}: {exc}")
+        if self._sink is not None:
+            problem = self._sink.close()
+            if problem:
+                self.problems.append(problem)
+            self._sink = None
