@@ -13,6 +13,13 @@ from pytest_genai.scoring.builtins import (
     regex,
     similarity,
 )
+from pytest_genai.scoring.trace_scorers import (
+    max_cost,
+    max_latency,
+    max_llm_calls,
+    max_tokens,
+    tool_called,
+)
 
 __all__ = [
     "contains",
@@ -21,6 +28,11 @@ __all__ = [
     "exact_match",
     "is_json",
     "length",
+    "max_cost",
+    "max_latency",
+    "max_llm_calls",
+    "max_tokens",
     "regex",
     "similarity",
+    "tool_called",
 ]

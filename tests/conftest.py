@@ -10,7 +10,14 @@ import pytest_genai.report.github
 import pytest_genai.report.json_report
 import pytest_genai.report.junit
 import pytest_genai.scorers
-import pytest_genai.scoring.assertions  # noqa: F401
+import pytest_genai.scoring.assertions
+import pytest_genai.scoring.trace_scorers
+import pytest_genai.tracing.api
+import pytest_genai.tracing.autolog
+import pytest_genai.tracing.capture  # one collector per process, attached once
+import pytest_genai.tracing.export
+import pytest_genai.tracing.model
+import pytest_genai.tracing.run  # noqa: F401
 from tests.support.llm_server import LLMServer
 
 XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}

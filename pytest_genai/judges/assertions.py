@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_genai.judges.base import CALL_OVERRIDES, JudgeCall
 from pytest_genai.judges.builtin import BUILTIN_JUDGES, NAMEABLE_JUDGES, guidelines
@@ -13,6 +13,9 @@ from pytest_genai.scoring.assertions import check, current_session
 from pytest_genai.scoring.base import FunctionScorer, Scorer
 
 Criterion = str | Scorer | Any
+
+if TYPE_CHECKING:
+    from pytest_genai.tracing.model import Trace
 
 
 def criterion_name(text: str, limit: int = 48) -> str:
@@ -51,6 +54,7 @@ def assert_judged(
     inputs: Any = None,
     expectations: Any = None,
     context: Any = None,
+    trace: Trace | None = None,
     model: str | None = None,
     inference_params: dict[str, Any] | None = None,
 ) -> list[Feedback]:
@@ -63,6 +67,10 @@ def assert_judged(
     judged at the same time (at most `genai_judge_concurrency` at once). `model` and
     `inference_params` apply to every judge of this call. A judge that gives no verdict after
     its retries raises `JudgeError`: the test is a judge error, not a failure and not a pass.
+
+    Judges read the test's trace (or `trace`): without `context`, the retrieval judges judge
+    the documents the app's RETRIEVER spans returned, and `tool_call_correctness` the calls of
+    its TOOL spans.
     """
     __tracebackhide__ = True
     items = [criteria] if isinstance(criteria, (str, Scorer)) else list(criteria)
@@ -71,6 +79,6 @@ def assert_judged(
     scorers = [_as_scorer(item) for item in items]
     token = CALL_OVERRIDES.set(JudgeCall(model=model, inference_params=inference_params))
     try:
-        return check(scorers, current_session(), outputs, inputs, expectations, context)
+        return check(scorers, current_session(), outputs, inputs, expectations, context, trace)
     finally:
         CALL_OVERRIDES.reset(token)

@@ -26,6 +26,8 @@ from pytest_genai.results import (
     truncate_text,
 )
 from pytest_genai.scoring.base import Scorer
+from pytest_genai.tracing import conventions as cv
+from pytest_genai.tracing.autolog import SUPPRESSED
 
 PLACEHOLDERS = ("inputs", "outputs", "expectations", "context")
 """What judge instructions may refer to, as `{{ inputs }}` and so on."""
@@ -108,6 +110,7 @@ class Judge(Scorer):
         inference_params: dict[str, Any] | None = None,
         aggregations: Iterable[str] | None = None,
         requires: Callable[[dict[str, Any]], str | None] | None = None,
+        context_from_trace: Callable[[Any], Any] | None = None,
     ) -> None:
         unknown = [p for p in placeholders(instructions) if p not in PLACEHOLDERS]
         if unknown:
@@ -125,12 +128,15 @@ class Judge(Scorer):
         self.model = model
         self.inference_params = dict(inference_params or {})
         self._requires = requires
+        self._context_from_trace = context_from_trace
         self._response_model = _response_model(self.feedback_type)
         super().__init__(name, threshold=threshold, pass_if=pass_if, aggregations=aggregations)
 
     def score(
         self, inputs: Any, outputs: Any, expectations: Any, context: Any, trace: Any
     ) -> Feedback:
+        if context is None and trace is not None and self._context_from_trace is not None:
+            context = self._context_from_trace(trace)
         fields = {
             "inputs": inputs,
             "outputs": outputs,
@@ -152,14 +158,24 @@ class Judge(Scorer):
         with _tracer().start_as_current_span(
             f"evaluate {self.name}", attributes=_span_start(self.name, model)
         ) as span:
-            reply = client.ask(
-                messages,
-                model=model,
-                response_model=self._response_model,
-                inference_params=params,
-                validate=self._coerce,
+            token = SUPPRESSED.set(True)  # the judge's own litellm calls are not the app's
+            try:
+                reply = client.ask(
+                    messages,
+                    model=model,
+                    response_model=self._response_model,
+                    inference_params=params,
+                    validate=self._coerce,
+                )
+            finally:
+                SUPPRESSED.reset(token)
+            ended = _span_end(reply.result, reply)
+            span.set_attributes(ended)
+            span.add_event(
+                cv.GEN_AI_EVALUATION_RESULT,
+                {k: v for k, v in ended.items() if k.startswith("gen_ai.evaluation.")}
+                | {cv.GEN_AI_EVALUATION_NAME: self.name},
             )
-            span.set_attributes(_span_end(reply.result, reply))
         return self._feedback(reply.result, reply)
 
     def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:

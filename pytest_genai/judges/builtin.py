@@ -7,21 +7,40 @@ Each factory returns a `Judge` giving a yes/no verdict with a rationale; `model=
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_genai.judges.base import Judge
+
+if TYPE_CHECKING:
+    from pytest_genai.tracing.model import Trace
 
 Check = Callable[[dict[str, Any]], "str | None"]
 
 
-def _needs(*fields: str) -> Check:
+def _needs(*fields: str, context_hint: str = "") -> Check:
     def check(values: dict[str, Any]) -> str | None:
         missing = [f for f in fields if values.get(f) in (None, "", [], {})]
         if missing:
-            return "needs " + " and ".join(f"{m}=" for m in missing)
+            named = " and ".join(f"{m}=" for m in missing)
+            return f"needs {named}{context_hint if 'context' in missing else ''}"
         return None
 
     return check
+
+
+_FROM_RETRIEVERS = " (or RETRIEVER spans in the test's trace that returned documents)"
+_FROM_TOOLS = " (or a test trace, whose TOOL spans are the calls made)"
+
+
+def _retrieved(trace: Trace) -> Any:
+    return trace.retrieved_documents or None
+
+
+def _tool_calls(trace: Trace) -> Any:
+    if not len(trace):
+        return None  # nothing was traced: no evidence either way
+    calls = [{"name": c.name, "arguments": c.arguments} for c in trace.tool_calls]
+    return calls or "(no tool was called)"
 
 
 def _needs_expectation(*keys: str) -> Check:
@@ -140,7 +159,8 @@ def retrieval_groundedness(*, name: str = "retrieval_groundedness", **options: A
         "claim it makes is supported by them. Answer no if any claim is missing from them or "
         "contradicts them, and name it.\n\n"
         "Retrieved documents:\n{{ context }}\n\nResponse:\n{{ outputs }}",
-        _needs("outputs", "context"),
+        _needs("outputs", "context", context_hint=_FROM_RETRIEVERS),
+        context_from_trace=_retrieved,
         **options,
     )
 
@@ -152,7 +172,8 @@ def retrieval_relevance(*, name: str = "retrieval_relevance", **options: Any) ->
         "Decide whether the retrieved documents are relevant to the request: each document "
         "holds information that helps answer it. Answer no if any document is off-topic, and "
         "say which.\n\nRequest:\n{{ inputs }}\n\nRetrieved documents:\n{{ context }}",
-        _needs("inputs", "context"),
+        _needs("inputs", "context", context_hint=_FROM_RETRIEVERS),
+        context_from_trace=_retrieved,
         **options,
     )
 
@@ -166,9 +187,10 @@ def retrieval_sufficiency(*, name: str = "retrieval_sufficiency", **options: Any
         "which.\n\nRequest:\n{{ inputs }}\n\nRetrieved documents:\n{{ context }}\n\n"
         "Expected:\n{{ expectations }}",
         _both(
-            _needs("inputs", "context"),
+            _needs("inputs", "context", context_hint=_FROM_RETRIEVERS),
             _needs_expectation("expected_response", "expected_facts"),
         ),
+        context_from_trace=_retrieved,
         **options,
     )
 
@@ -176,8 +198,8 @@ def retrieval_sufficiency(*, name: str = "retrieval_sufficiency", **options: Any
 def tool_call_correctness(*, name: str = "tool_call_correctness", **options: Any) -> Judge:
     """Were the right tools called with the right arguments?
 
-    Compares `expectations["expected_tool_calls"]` with the calls made, passed as `context`
-    (a list of `{"name": ..., "arguments": {...}}`) until traces supply them.
+    Compares `expectations["expected_tool_calls"]` with the calls made: the TOOL spans of the
+    test's trace, or `context` (a list of `{"name": ..., "arguments": {...}}`) when given.
     """
     return _judge(
         name,
@@ -186,7 +208,10 @@ def tool_call_correctness(*, name: str = "tool_call_correctness", **options: Any
         "call was wrong or harmful. Extra harmless calls are acceptable.\n\n"
         "Request:\n{{ inputs }}\n\nExpected:\n{{ expectations }}\n\n"
         "Tool calls made:\n{{ context }}",
-        _both(_needs("context"), _needs_expectation("expected_tool_calls")),
+        _both(
+            _needs("context", context_hint=_FROM_TOOLS), _needs_expectation("expected_tool_calls")
+        ),
+        context_from_trace=_tool_calls,
         **options,
     )
 

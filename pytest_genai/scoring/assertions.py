@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
 from pytest_genai.recording import current_recorder
@@ -13,6 +13,9 @@ from pytest_genai.results import AssessmentSourceType, Feedback, truncate_text
 from pytest_genai.scoring.base import Scorer
 from pytest_genai.scoring.registry import ScorerSpec, resolve_scorers
 from pytest_genai.session import JUDGE_THREAD_PREFIX, GenaiSession, get_session
+
+if TYPE_CHECKING:
+    from pytest_genai.tracing.model import Trace
 
 OUTPUT_CHARS = 500
 """How much of the judged output a failure message shows."""
@@ -25,9 +28,13 @@ def assert_scored(
     inputs: Any = None,
     expectations: Any = None,
     context: Any = None,
+    trace: Trace | None = None,
 ) -> list[Feedback]:
     """Score `outputs` with each scorer, record the verdicts on the current test, and fail if any
     scorer failed.
+
+    Scorers with a `trace` parameter get `trace`, by default the running test's trace (every
+    span captured so far).
 
     `scorers` is one or a list of `Scorer` objects, plain functions (bound by parameter name like
     `@scorer`) or names of registered scorers. A scorer that fails raises `ScoresFailed` (an
@@ -38,12 +45,20 @@ def assert_scored(
     __tracebackhide__ = True
     session = current_session()
     resolved = resolve_scorers(scorers, session.registered_scorers if session is not None else {})
-    return check(resolved, session, outputs, inputs, expectations, context)
+    return check(resolved, session, outputs, inputs, expectations, context, trace)
 
 
 def current_session() -> GenaiSession | None:
     recorder = current_recorder()
     return get_session(recorder.config) if recorder is not None else None
+
+
+def current_trace(session: GenaiSession) -> Trace | None:
+    """The running test's trace so far (None outside a test, or with tracing off)."""
+    from pytest_genai.current import current_item
+
+    item = current_item()
+    return session.tracing.trace(item) if item is not None else None
 
 
 def check(
@@ -53,6 +68,7 @@ def check(
     inputs: Any,
     expectations: Any,
     context: Any,
+    trace: Trace | None = None,
 ) -> list[Feedback]:
     """Run, record, and raise as `assert_scored` describes; shared with `assert_judged`."""
     __tracebackhide__ = True
@@ -67,6 +83,8 @@ def check(
         from pytest_genai.judges.client import import_litellm
 
         import_litellm()  # once, here: not inside the first judge's measured duration
+    if trace is None and session is not None and any(s.wants_trace for s in scorers):
+        trace = current_trace(session)
     feedback = run_all(
         scorers,
         session,
@@ -74,6 +92,7 @@ def check(
         outputs=outputs,
         expectations=expectations,
         context=context,
+        trace=trace,
     )
     recorder = current_recorder()
     if recorder is not None:

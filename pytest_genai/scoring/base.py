@@ -96,6 +96,11 @@ class Scorer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+    @property
+    def wants_trace(self) -> bool:
+        """Whether the scorer reads the test's trace."""
+        return self._takes_all or "trace" in self._wanted
+
     def _select(self, available: dict[str, Any]) -> dict[str, Any]:
         if self._takes_all:
             return dict(available)

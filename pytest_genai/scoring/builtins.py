@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pytest_genai.results import Feedback, as_text
+from pytest_genai.scoring import trace_scorers
 from pytest_genai.scoring.base import FunctionScorer, Scorer
 
 EXPECTED_RESPONSE = "expected_response"
@@ -273,5 +274,10 @@ BUILTIN_FACTORIES = {
     "is_json": is_json,
     "similarity": similarity,
     "length": length,
+    "max_llm_calls": trace_scorers.max_llm_calls,
+    "max_tokens": trace_scorers.max_tokens,
+    "max_cost": trace_scorers.max_cost,
+    "max_latency": trace_scorers.max_latency,
+    "tool_called": trace_scorers.tool_called,
 }
 """Built-in scorers by name; those callable without arguments may be named as strings."""

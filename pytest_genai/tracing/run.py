@@ -32,6 +32,22 @@ def otel_loaded() -> bool:
     return "opentelemetry.trace" in sys.modules
 
 
+def _check_export(settings: Settings) -> None:
+    if not settings.tracing:
+        raise pytest.UsageError(
+            "pytest-genai: --genai-traces exports captured spans, but capture is off "
+            "(genai_tracing = false): turn tracing on, or drop --genai-traces"
+        )
+    if settings.traces == "otlp":
+        from pytest_genai.tracing.export import INSTALL_HINT, otlp_available
+
+        if not otlp_available():
+            raise pytest.UsageError(
+                "pytest-genai: --genai-traces=otlp needs the OTLP exporter package: "
+                f"{INSTALL_HINT}"
+            )
+
+
 class TraceRun:
     """Per-test capture and export for one run."""
 
@@ -44,6 +60,8 @@ class TraceRun:
         self._closed = False
         self._sink: OtlpSink | None = None
         self.problems: list[str] = []
+        if settings.traces is not None:
+            _check_export(settings)
         if self.enabled:
             from pytest_genai.tracing.autolog import install
 
