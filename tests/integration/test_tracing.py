@@ -94,7 +94,8 @@ tracer = otel.get_tracer("my.app")
 def test_app_spans(genai_trace):
     EXPORTER.clear()
     with tracer.start_as_current_span("handle", attributes={"openinference.span.kind": "AGENT"}):
-        with tracer.start_as_current_span("lookup", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}):
+        tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}
+        with tracer.start_as_current_span("lookup", attributes=tool):
             pass
     assert [s.name for s in genai_trace.spans] == ["handle", "lookup"]
     assert genai_trace.find("handle").span_type == "AGENT"
