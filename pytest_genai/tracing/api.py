@@ -127,8 +127,14 @@ class LiveSpan:
             )
 
     def set_attribute(self, key: str, value: Any) -> None:
-        """Set one attribute; values OTel can't hold are stored as JSON text."""
-        if isinstance(value, (str, bool, int, float)):
+        """Set one attribute; text is truncated and secrets masked like inputs, and values OTel
+        can't hold are stored as JSON text."""
+        if isinstance(value, str):
+            from pytest_genai.results import truncate_text
+            from pytest_genai.secrets import Redactor
+
+            self.span.set_attribute(key, Redactor()(truncate_text(value, self._options.max_chars)))
+        elif isinstance(value, (bool, int, float)):
             self.span.set_attribute(key, value)
         elif isinstance(value, (list, tuple)) and all(
             isinstance(v, (str, bool, int, float)) for v in value
@@ -269,17 +275,28 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
             live.set_inputs(inputs(args, kwargs))
             items: list[Any] = []
             agen = func(*args, **kwargs)
+            sent: Any = None
+            thrown: BaseException | None = None
             try:
                 while True:
                     token = context_api.attach(ctx)
                     try:
-                        item = await agen.__anext__()
+                        if thrown is not None:
+                            exc, thrown = thrown, None
+                            item = await agen.athrow(exc)
+                        else:
+                            item = await agen.asend(sent)
                     except StopAsyncIteration:
                         break
                     finally:
                         context_api.detach(token)
                     items.append(item)
-                    yield item
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:
+                        thrown = exc
             except GeneratorExit:  # the consumer stopped early: not an error
                 live.set_outputs(items)
                 span.end()
@@ -304,17 +321,28 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
             live.set_inputs(inputs(args, kwargs))
             items: list[Any] = []
             generator = func(*args, **kwargs)
+            sent: Any = None
+            thrown: BaseException | None = None
             try:
                 while True:
                     token = context_api.attach(ctx)
                     try:
-                        item = next(generator)
+                        if thrown is not None:  # the consumer's throw(), passed on
+                            exc, thrown = thrown, None
+                            item = generator.throw(exc)
+                        else:
+                            item = generator.send(sent)
                     except StopIteration:
                         break
                     finally:
                         context_api.detach(token)
                     items.append(item)
-                    yield item
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:
+                        thrown = exc
             except GeneratorExit:
                 live.set_outputs(items)
                 span.end()

@@ -7,6 +7,7 @@ or MLflow can tell the tests apart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,11 @@ def any_value(value: Any) -> dict[str, Any]:
     if isinstance(value, int):
         return {"intValue": str(value)}
     if isinstance(value, float):
-        return {"doubleValue": value}
+        if math.isfinite(value):
+            return {"doubleValue": value}
+        return {
+            "doubleValue": "NaN" if math.isnan(value) else f"{'-' if value < 0 else ''}Infinity"
+        }
     if isinstance(value, (list, tuple)):
         return {"arrayValue": {"values": [any_value(v) for v in value]}}
     if isinstance(value, bytes):

@@ -346,8 +346,9 @@ class Trace:
         *,
         count: int | None = None,
         **conditions: Any,
-    ) -> Span:
-        """Assert that a span matches (exactly `count` of them, when given); returns the first."""
+    ) -> Span | None:
+        """Assert that a span matches (exactly `count` of them, when given: `count=0` asserts
+        there is none); returns the first match."""
         __tracebackhide__ = True
         found = self.find_all(name, **conditions)
         wanted = _describe_query(name, conditions)
@@ -356,6 +357,8 @@ class Trace:
                 f"expected {count} span(s) matching {wanted}, found {len(found)}\n"
                 + self._tree(found)
             )
+        if count == 0:
+            return None
         if not found:
             raise AssertionError(f"no span matches {wanted}\n" + self._tree())
         return found[0]

@@ -43,8 +43,7 @@ def _check_export(settings: Settings) -> None:
 
         if not otlp_available():
             raise pytest.UsageError(
-                "pytest-genai: --genai-traces=otlp needs the OTLP exporter package: "
-                f"{INSTALL_HINT}"
+                f"pytest-genai: --genai-traces=otlp needs the OTLP exporter package: {INSTALL_HINT}"
             )
 
 

@@ -708,3 +708,44 @@ def test_spans_declare_their_type(genai_trace: Trace, span_type: str) -> None:
     expected = start_attributes("step", span_type)
     assert {k: span.attributes.get(k) for k in expected} == expected
     assert span.span_type == span_type
+
+
+def test_generator_send_and_throw_reach_the_function(genai_trace: Trace) -> None:
+    @trace
+    def accumulate() -> Any:
+        total = 0
+        while True:
+            try:
+                total += yield total
+            except KeyError:
+                total = -1
+
+    gen = accumulate()
+    assert next(gen) == 0
+    assert gen.send(5) == 5
+    assert gen.send(2) == 7
+    assert gen.throw(KeyError("reset")) == -1
+    gen.close()
+    span = only(genai_trace, "accumulate")
+    assert outputs_of(span) == [0, 5, 7, -1]
+    assert span.error is None
+
+
+def test_async_generator_asend_and_athrow(genai_trace: Trace) -> None:
+    @trace
+    async def accumulate() -> Any:
+        total = 0
+        while True:
+            try:
+                total += yield total
+            except KeyError:
+                total = -1
+
+    async def main() -> list[int]:
+        gen = accumulate()
+        seen = [await gen.__anext__(), await gen.asend(4), await gen.athrow(KeyError("x"))]
+        await gen.aclose()
+        return seen
+
+    assert asyncio.run(main()) == [0, 4, -1]
+    assert outputs_of(only(genai_trace, "accumulate")) == [0, 4, -1]
