@@ -28,6 +28,16 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests() -> None:
+    """Watch for litellm's import before the first conftest runs, so that a conftest's
+    `from litellm import completion` gets the logged function (a finder; nothing is imported).
+    Whether calls are logged is decided in `pytest_configure` (`genai_tracing`)."""
+    from pytest_genai.tracing import autolog
+
+    autolog.install()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The 'genai' option group and its ini keys."""
     add_options(parser)
@@ -168,5 +178,6 @@ def genai_trace(request: pytest.FixtureRequest) -> Trace:
         )
     from pytest_genai.tracing.model import LiveTrace
 
-    state.tracing.open(request.node, install=True)
+    # no provider installed here: a fixture set up after this one may still install the app's
+    state.tracing.open(request.node, install=False)
     return LiveTrace(lambda: state.tracing.spans(request.node))

@@ -281,10 +281,13 @@ def _span_start(name: str, model: str) -> dict[str, Any]:
 
 
 def _span_end(value: Any, reply: JudgeReply) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "gen_ai.evaluation.explanation": truncate_text(reply.rationale, 1000),
-        "pytest_genai.judge.requests": reply.attempts,
-    }
+    from pytest_genai.secrets import redact
+    from pytest_genai.tracing.api import capture_content
+
+    attributes: dict[str, Any] = {"pytest_genai.judge.requests": reply.attempts}
+    if capture_content():  # a rationale may quote the judged output
+        explanation = redact(truncate_text(reply.rationale, 1000))
+        attributes["gen_ai.evaluation.explanation"] = explanation
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         attributes["gen_ai.evaluation.score.value"] = value
     else:

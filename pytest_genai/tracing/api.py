@@ -63,6 +63,11 @@ def _prepare() -> _Options:
     return _options
 
 
+def capture_content() -> bool:
+    """Whether the running test's settings let spans hold content (True outside pytest)."""
+    return _prepare().capture_content
+
+
 def forget_item() -> None:
     """The running test ended: the next span looks again (called at each test's end)."""
     _options.item = None
@@ -129,30 +134,38 @@ class LiveSpan:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute; text is truncated and secrets masked like inputs, and values OTel
         can't hold are stored as JSON text."""
-        if isinstance(value, str):
-            from pytest_genai.results import truncate_text
-            from pytest_genai.secrets import Redactor
-
-            self.span.set_attribute(key, Redactor()(truncate_text(value, self._options.max_chars)))
-        elif isinstance(value, (bool, int, float)):
-            self.span.set_attribute(key, value)
-        elif isinstance(value, (list, tuple)) and all(
-            isinstance(v, (str, bool, int, float)) for v in value
-        ):
-            self.span.set_attribute(key, list(value))
-        else:
-            self.span.set_attribute(key, encode(value, self._options.max_chars))
+        self.span.set_attribute(key, attribute_value(value, self._options.max_chars))
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         for key, value in attributes.items():
             self.set_attribute(key, value)
 
     def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
-        self.span.add_event(name, dict(attributes or {}))
+        """Add an event; its attributes are cleaned as `set_attribute` cleans values."""
+        max_chars = self._options.max_chars
+        cleaned = {k: attribute_value(v, max_chars) for k, v in (attributes or {}).items()}
+        self.span.add_event(name, cleaned)
 
     def record_exception(self, exc: BaseException) -> None:
         """Record `exc` and mark the span failed."""
         _fail(self.span, exc)
+
+
+def attribute_value(value: Any, max_chars: int) -> Any:
+    """A value an OTel attribute can hold: text truncated with secrets masked, primitives and
+    lists of them as they are, anything else as JSON text."""
+    if isinstance(value, str):
+        from pytest_genai.results import truncate_text
+        from pytest_genai.secrets import Redactor
+
+        return Redactor()(truncate_text(value, max_chars))
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, (str, bool, int, float)) for v in value
+    ):
+        return [attribute_value(v, max_chars) for v in value]
+    return encode(value, max_chars)
 
 
 def _fail(span: Any, exc: BaseException) -> None:

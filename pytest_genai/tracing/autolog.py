@@ -18,6 +18,7 @@ import contextvars
 import functools
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ SUPPRESSED: contextvars.ContextVar[bool] = contextvars.ContextVar(
 """True while a judge calls litellm: those calls are the judge's, not the app's."""
 
 _PATCHED = "__pytest_genai_autolog__"
+enabled = False
+"""Set by a run with tracing on; the patch stays in place but does nothing while False."""
 _REQUEST_PARAMS = {
     "temperature": "gen_ai.request.temperature",
     "max_tokens": "gen_ai.request.max_tokens",
@@ -58,6 +61,8 @@ class _LitellmFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "litellm" or self._busy:
             return None
+        # under test, litellm's price table comes from the package, not a download at import
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         self._busy = True
         try:
             spec = importlib.machinery.PathFinder.find_spec(fullname, path)
@@ -214,7 +219,7 @@ def _cost(response: Any) -> float | None:
 def _wrap_sync(original: Any) -> Any:
     @functools.wraps(original)
     def completion(*args: Any, **kwargs: Any) -> Any:
-        if SUPPRESSED.get():
+        if not enabled or SUPPRESSED.get():
             return original(*args, **kwargs)
         from opentelemetry import context as context_api
 
@@ -238,7 +243,7 @@ def _wrap_sync(original: Any) -> Any:
 def _wrap_async(original: Any) -> Any:
     @functools.wraps(original)
     async def acompletion(*args: Any, **kwargs: Any) -> Any:
-        if SUPPRESSED.get():
+        if not enabled or SUPPRESSED.get():
             return await original(*args, **kwargs)
         from opentelemetry import context as context_api
 
@@ -302,6 +307,19 @@ class _Stream:
             raise
         self._chunks.append(chunk)
         return chunk
+
+    def close(self) -> None:
+        """The consumer stopped early: the call ends here, with the chunks read so far."""
+        closer = getattr(self._stream, "close", None)
+        if callable(closer):
+            with contextlib.suppress(Exception):
+                closer()
+        self._end()
+
+    def __del__(self) -> None:
+        # a stream dropped unread must still end its span, or the call is never captured
+        with contextlib.suppress(Exception):
+            self._end()
 
     def _end(self) -> None:
         if self._done:

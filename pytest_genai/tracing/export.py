@@ -130,7 +130,7 @@ class OtlpSink:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        self.exporter = OTLPSpanExporter()
+        self.exporter = _counting(OTLPSpanExporter())
         self.processor = BatchSpanProcessor(self.exporter)
 
     def send(self, spans: Iterable[Any], extra: Mapping[str, Any]) -> None:
@@ -141,9 +141,40 @@ class OtlpSink:
         """Flush and stop; a problem (the collector was unreachable...) as text."""
         flushed = self.processor.force_flush(timeout_millis=30_000)
         self.processor.shutdown()
+        failed = self.exporter.failed
+        if failed:
+            endpoint = getattr(self.exporter.inner, "_endpoint", "the collector")
+            return (
+                f"OTLP export failed: {failed} span(s) were not accepted by {endpoint} "
+                "(check OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"
+            )
         if not flushed:
             return "OTLP export: not every span was sent within 30 s"
         return None
+
+
+def _counting(inner: Any) -> Any:
+    """The exporter, counting the spans it failed to send (the OTLP exporter only logs them)."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Counting(SpanExporter):
+        def __init__(self) -> None:
+            self.inner = inner
+            self.failed = 0
+
+        def export(self, spans: Sequence[Any]) -> Any:
+            result = inner.export(spans)
+            if result is not SpanExportResult.SUCCESS:
+                self.failed += len(spans)
+            return result
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return Counting()
 
 
 def with_attributes(span: Any, extra: Mapping[str, Any]) -> Any:

@@ -81,6 +81,21 @@ class Span:
             events=[(e.name, e.attributes or {}) for e in span.events],
         )
 
+    def copy(self) -> Span:
+        """The same span, not linked into any trace."""
+        return Span(
+            self.name,
+            self.span_id,
+            self.parent_id,
+            self.trace_id,
+            self.attributes,
+            self.start_ns,
+            self.end_ns,
+            self.status,
+            self.status_message,
+            self.events,
+        )
+
     # -- values ----------------------------------------------------------------------------------
 
     @property
@@ -167,8 +182,10 @@ class Usage:
 class Trace:
     """Every span one test produced, with queries, views and assertions."""
 
-    def __init__(self, spans: Iterable[Span]) -> None:
-        self.spans: list[Span] = sorted(spans, key=lambda s: (s.start_ns, s.end_ns))
+    def __init__(self, spans: Iterable[Span], *, _fresh: bool = False) -> None:
+        # copies: the spans given may belong to another trace, whose links must stay as they are
+        own = list(spans) if _fresh else [s.copy() for s in spans]
+        self.spans: list[Span] = sorted(own, key=lambda s: (s.start_ns, s.end_ns))
         by_id = {s.span_id: s for s in self.spans}
         self.roots: list[Span] = []
         for span in self.spans:
@@ -183,7 +200,7 @@ class Trace:
 
     @classmethod
     def from_readable(cls, spans: Iterable[Any]) -> Trace:
-        return cls(Span.from_readable(s) for s in spans)
+        return cls((Span.from_readable(s) for s in spans), _fresh=True)
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -332,7 +349,8 @@ class Trace:
 
     @property
     def errors(self) -> list[Span]:
-        return [s for s in self.spans if s.error is not None]
+        """The app's failed spans (a judge that failed is a judge error, not the app's)."""
+        return [s for s in self.app_spans if s.error is not None]
 
     def text(self, mark: Iterable[Span] = (), max_lines: int = 60) -> str:
         """The span tree as text (name, type, duration, tokens, cost, error per line)."""
@@ -390,7 +408,7 @@ class Trace:
             )
 
     def assert_no_errors(self) -> None:
-        """Assert that no span recorded an error."""
+        """Assert that none of the app's spans recorded an error."""
         __tracebackhide__ = True
         failed = self.errors
         if failed:

@@ -61,10 +61,12 @@ class TraceRun:
         self.problems: list[str] = []
         if settings.traces is not None:
             _check_export(settings)
-        if self.enabled:
-            from pytest_genai.tracing.autolog import install
+        from pytest_genai.tracing import autolog
 
-            install()
+        self._autolog_before = autolog.enabled  # a pytest run inside a test restores it
+        autolog.enabled = self.enabled
+        if self.enabled:
+            autolog.install()
 
     # -- per test --------------------------------------------------------------------------------
 
@@ -181,6 +183,9 @@ class TraceRun:
         if self._closed:
             return
         self._closed = True
+        from pytest_genai.tracing import autolog
+
+        autolog.enabled = self._autolog_before
         if self._file is not None:
             self._file.close()
             self._file = None

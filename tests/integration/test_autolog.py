@@ -166,6 +166,47 @@ def test_autolog(pytester: pytest.Pytester, server: LLMServer, xdist_args: list[
     assert len(records) == 6
 
 
+def test_a_stream_read_in_part_still_ends_its_span(
+    pytester: pytest.Pytester, server: LLMServer
+) -> None:
+    pytester.makepyfile(
+        test_app="""
+        import os
+        import litellm
+
+        def test_first_chunk_only(genai_trace):
+            stream = litellm.completion(
+                model="openai/gpt-4o-mini", api_base=os.environ["APP_BASE_URL"], stream=True,
+                messages=[{"role": "user", "content": "long story"}])
+            next(iter(stream))
+            stream.close()
+            [call] = genai_trace.llm_calls
+            assert call.attributes["gen_ai.response.chunks"] == 1
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_litellm_imported_by_a_conftest_is_logged(
+    pytester: pytest.Pytester, server: LLMServer
+) -> None:
+    """`from litellm import completion` in a conftest binds the logged function (run in a fresh
+    process, where litellm is first imported by that conftest)."""
+    pytester.makeconftest("from litellm import completion\n")
+    pytester.makepyfile(
+        test_app="""
+        import os
+        from conftest import completion
+
+        def test_call(genai_trace):
+            completion(model="openai/gpt-4o-mini", api_base=os.environ["APP_BASE_URL"],
+                       messages=[{"role": "user", "content": "hi"}])
+            assert len(genai_trace.llm_calls) == 1
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
 def test_content_capture_off(pytester: pytest.Pytester, server: LLMServer) -> None:
     pytester.makepyfile(
         test_app="""

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 QUICKSTART = ROOT / "examples" / "quickstart"
 JUDGES_EXAMPLE = ROOT / "examples" / "judges"
+AGENT_EXAMPLE = ROOT / "examples" / "agent"
 JUDGE_MODEL = "openai/judge-test"
 
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -160,6 +161,8 @@ def write(root: Path, name: str, text: str) -> None:
 def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in HERMETIC_ENV:
         monkeypatch.delenv(name, raising=False)
+    # an app snippet that imports litellm must not download its price table
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture
@@ -177,7 +180,14 @@ def test_every_page_is_found_and_has_runnable_snippets() -> None:
     """Guards the extraction itself: a broken pattern must not silently test nothing."""
     assert sum(1 for block in TEST_BLOCKS if shown_table(block)) >= 3
     pages_with_tests = {block.page.name for block in TEST_BLOCKS}
-    assert {"README.md", "index.md", "scoring.md", "hooks.md", "judges.md"} <= pages_with_tests
+    assert {
+        "README.md",
+        "index.md",
+        "scoring.md",
+        "hooks.md",
+        "judges.md",
+        "tracing.md",
+    } <= pages_with_tests
     assert len(TEST_BLOCKS) >= 10
     for block in ALL_BLOCKS:
         assert block.code.strip(), f"{block.where}: empty python block"
@@ -336,3 +346,41 @@ def test_judges_example_skips_without_a_judge(
     assert skips, output
     assert all(reason in line for line in skips), output
     assert "genai quality" not in output  # nothing was judged, nothing to report
+
+
+def test_agent_example_passes(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    copy_example(AGENT_EXAMPLE, pytester)
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--genai-traces=traces.jsonl", *xdist_args
+    )
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 5, output
+    assert outcomes == {"passed": outcomes["passed"]}, output  # no failure, skip or warning
+    totals = TOTALS_LINE.search(output)
+    assert totals is not None, output
+    assert totals.groups() == (str(outcomes["passed"]),) * 2 + ("0",) * 3, output
+    # a row for each trace scorer the example shows, and for its own scorer of the trace
+    for scorer in (
+        "max_llm_calls",
+        "max_tokens",
+        "max_cost",
+        "max_latency",
+        "tool_called_lookup_order",
+        "grounded_in_retrieved_pages",
+    ):
+        assert re.search(rf"\s{scorer}\s", output), f"no row for {scorer}:\n{output}"
+    # every test's spans were exported, one OTLP-JSON line per test, the agent's steps in them
+    lines = (pytester.path / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == outcomes["passed"], output
+    names = {
+        span["name"]
+        for line in lines
+        for resource in json.loads(line)["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    }
+    assert {"answer", "search_help", "lookup_order", "chat openai/gpt-4o-mini"} <= names

@@ -223,3 +223,21 @@ def test_export_to_mlflow(
     usage = trace["token_usage"]
     assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (12, 5, 17)
     assert spans["agent"]["attributes"]["test.nodeid"] == "test_app.py::test_agent[refund order 7]"
+
+
+def test_otlp_export_failure_is_reported(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
+    pytester.makepyfile(test_app=APP)
+    result = pytester.runpytest_subprocess("--genai-traces=otlp", "-k", "failing")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [f"pytest-genai: OTLP export failed: 4 span(s) were not accepted by *:{port}/v1/traces*"]
+    )
