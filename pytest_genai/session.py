@@ -117,7 +117,7 @@ class GenaiSession:
         if report.when == "teardown":
             leave(item)
         elif report.failed:
-            self.tracing.on_failed_phase(item, report)
+            self._guarded(self.tracing.on_failed_phase, item, report)
         if (
             report.when == "call"
             and report.failed
@@ -137,7 +137,7 @@ class GenaiSession:
             if outcome is None:
                 if report.passed:
                     if report.when == "teardown":
-                        self.tracing.finish_item(item, report, "passed")
+                        self._guarded(self.tracing.finish_item, item, report, "passed")
                     return
                 outcome = TestOutcome(item, self.settings.max_value_chars)
                 item.stash[OUTCOME_KEY] = outcome
@@ -146,7 +146,16 @@ class GenaiSession:
             try:
                 self._finish_item(item, report, outcome)
             finally:
-                self.tracing.finish_item(item, report, outcome.outcome)
+                self._guarded(self.tracing.finish_item, item, report, outcome.outcome)
+
+    def _guarded(self, method: Any, *args: Any) -> None:
+        """Tracing must not turn a test's report into an INTERNALERROR."""
+        try:
+            method(*args)
+        except Exception as exc:
+            problem = f"tracing failed: {type(exc).__name__}: {exc}"
+            if problem not in self.problems:
+                self.problems.append(problem)
 
     def _finish_item(
         self, item: pytest.Item, report: pytest.TestReport, outcome: TestOutcome

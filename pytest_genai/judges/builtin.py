@@ -37,8 +37,8 @@ def _retrieved(trace: Trace) -> Any:
 
 
 def _tool_calls(trace: Trace) -> Any:
-    if not len(trace):
-        return None  # nothing was traced: no evidence either way
+    if not trace.app_spans:
+        return None  # the app traced nothing: no evidence either way
     calls = [{"name": c.name, "arguments": c.arguments} for c in trace.tool_calls]
     return calls or "(no tool was called)"
 

@@ -7,6 +7,7 @@ are errors, not passes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_genai.results import Feedback
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 def _require(trace: Trace | None) -> Trace:
     if trace is None:
         raise ValueError(
-            "needs the test's trace, and there is none (genai_tracing is off, or this ran "
-            "outside a test): pass trace= or turn tracing on"
+            "needs the test's trace, and there is none (genai_tracing is off, spans can't be "
+            "captured because the tracer provider is not the OpenTelemetry SDK's or "
+            "OTEL_SDK_DISABLED is set, or this ran outside a test): pass trace= or fix that"
         )
     return trace
 
@@ -83,14 +85,25 @@ def max_latency(seconds: float, *, name: str = "max_latency") -> Scorer:
     return _at_most(name, seconds, "s", measure)
 
 
-def tool_called(tool: str, /, *, name: str | None = None, **arguments: Any) -> Scorer:
-    """Passes when the app called `tool`, with at least these `arguments` when given."""
+def tool_called(
+    tool: str,
+    /,
+    args: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    **arguments: Any,
+) -> Scorer:
+    """Passes when the app called `tool`, with at least these arguments when given (as
+    keywords, or as `args={...}` for arguments named `args` or `name`)."""
+    from pytest_genai.tracing.model import arguments_match
+
+    wanted = {**(args or {}), **arguments}
 
     def score(trace: Any) -> Feedback:
         calls = _require(trace).tool_calls
         for call in calls:
             args = call.arguments if isinstance(call.arguments, dict) else {}
-            if call.name == tool and all(args.get(k) == v for k, v in arguments.items()):
+            if call.name == tool and arguments_match(args, wanted):
                 return Feedback(value=True, rationale=f"{tool} was called with {args!r:.200}")
         made = ", ".join(c.name for c in calls) or "none"
         return Feedback(value=False, rationale=f"{tool} was not called (tool calls: {made})")

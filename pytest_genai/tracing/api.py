@@ -24,43 +24,55 @@ _SKIPPED_PARAMETERS = ("self", "cls")
 
 
 class _Options:
-    """What the running test's settings say about span values (defaults outside pytest)."""
+    """What the running test's settings say about span values (defaults outside pytest).
+    Never changed once made: a new test gets a new one."""
 
     __slots__ = ("capture_content", "item", "max_chars")
 
-    def __init__(self) -> None:
-        self.item: Any = None
-        self.capture_content = True
-        self.max_chars = DEFAULT_VALUE_CHARS
+    def __init__(
+        self, item: Any = None, capture_content: bool = True, max_chars: int = DEFAULT_VALUE_CHARS
+    ) -> None:
+        self.item = item
+        self.capture_content = capture_content
+        self.max_chars = max_chars
 
 
 _options = _Options()
-_tracer: Any = None
+_tracer: tuple[Any, Any] | None = None  # (the provider, its tracer)
 
 
 def _prepare() -> _Options:
-    """Per span: the tracer exists, and the running test (if any) captures its spans."""
-    global _tracer
+    """Per span: the running test's options, and its spans captured."""
+    global _options
     from pytest_genai.current import current_item
 
     item = current_item()
-    if item is not _options.item:
-        _options.item = item
-        _options.capture_content, _options.max_chars = True, DEFAULT_VALUE_CHARS
+    options = _options
+    if item is not options.item:
+        options = _Options(item)
         if item is not None:
             from pytest_genai.session import get_session
 
             session = get_session(item.config)
             if session is not None:
                 settings = session.settings
-                _options.capture_content = settings.capture_content
-                _options.max_chars = settings.max_value_chars
+                options = _Options(item, settings.capture_content, settings.max_value_chars)
                 session.tracing.open(item, install=True)
-    if _tracer is None:
-        from opentelemetry import trace as trace_api
+        _options = options
+    return options
 
-        _tracer = trace_api.get_tracer("pytest_genai")
-    return _options
+
+def _get_tracer() -> Any:
+    """Our tracer from the current global provider (an app or its tests may swap it)."""
+    global _tracer
+    from opentelemetry import trace as trace_api
+
+    provider = trace_api.get_tracer_provider()
+    cached = _tracer
+    if cached is None or cached[0] is not provider:
+        cached = (provider, provider.get_tracer("pytest_genai"))
+        _tracer = cached
+    return cached[1]
 
 
 def capture_content() -> bool:
@@ -70,7 +82,8 @@ def capture_content() -> bool:
 
 def forget_item() -> None:
     """The running test ended: the next span looks again (called at each test's end)."""
-    _options.item = None
+    global _options
+    _options = _Options()
 
 
 def encode(value: Any, max_chars: int) -> str:
@@ -169,11 +182,35 @@ def attribute_value(value: Any, max_chars: int) -> Any:
 
 
 def _fail(span: Any, exc: BaseException) -> None:
+    """Record `exc` as OTel's `exception` event, with secrets masked in its message and
+    stack trace, and mark the span failed."""
+    import traceback
+
     from opentelemetry.trace import Status, StatusCode
 
-    span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-    span.set_attribute(cv.ERROR_TYPE, type(exc).__qualname__)
+    from pytest_genai.results import truncate_text
+    from pytest_genai.secrets import Redactor
+
+    redact = Redactor()
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    message = redact(truncate_text(str(exc), 2000))
+    stacktrace = redact("".join(traceback.format_exception(kind, exc, exc.__traceback__)))
+    span.add_event(
+        "exception",
+        {
+            "exception.type": name,
+            "exception.message": message,
+            "exception.stacktrace": truncate_text(stacktrace, 8000),
+            "exception.escaped": "False",
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{kind.__name__}: {message}"))
+    span.set_attribute(cv.ERROR_TYPE, kind.__qualname__)
 
 
 class start_span:
@@ -199,7 +236,7 @@ class start_span:
 
     def __enter__(self) -> LiveSpan:
         options = _prepare()
-        self._cm = _tracer.start_as_current_span(
+        self._cm = _get_tracer().start_as_current_span(
             self.name,
             attributes=start_attributes(self.name, self.span_type),
             record_exception=False,
@@ -303,7 +340,7 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
                         break
                     finally:
                         context_api.detach(token)
-                    items.append(item)
+                    _keep(items, item)
                     try:
                         sent = yield item
                     except GeneratorExit:
@@ -334,6 +371,7 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
             live.set_inputs(inputs(args, kwargs))
             items: list[Any] = []
             generator = func(*args, **kwargs)
+            returned: Any = None
             sent: Any = None
             thrown: BaseException | None = None
             try:
@@ -345,11 +383,12 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
                             item = generator.throw(exc)
                         else:
                             item = generator.send(sent)
-                    except StopIteration:
+                    except StopIteration as stop:
+                        returned = stop.value
                         break
                     finally:
                         context_api.detach(token)
-                    items.append(item)
+                    _keep(items, item)
                     try:
                         sent = yield item
                     except GeneratorExit:
@@ -367,6 +406,7 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
                 raise
             live.set_outputs(items)
             span.end()
+            return returned
 
         return gen_wrapper
 
@@ -401,6 +441,17 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
     return wrapper
 
 
+def _keep(items: list[Any], item: Any) -> None:
+    """Keep a generator's items for its outputs, up to what a record holds: a long or endless
+    generator must not grow without bound."""
+    from pytest_genai.results import MAX_ITEMS
+
+    if len(items) < MAX_ITEMS:
+        items.append(item)
+    elif len(items) == MAX_ITEMS:
+        items.append("…[more items not kept]")
+
+
 def open_detached(
     name: str, span_type: str, attributes: Mapping[str, Any] | None
 ) -> tuple[Any, LiveSpan, Any]:
@@ -409,7 +460,7 @@ def open_detached(
     from opentelemetry import trace as trace_api
 
     options = _prepare()
-    span = _tracer.start_span(name, attributes=start_attributes(name, span_type))
+    span = _get_tracer().start_span(name, attributes=start_attributes(name, span_type))
     live = LiveSpan(span, span_type, options)
     if attributes:
         live.set_attributes(attributes)

@@ -21,7 +21,6 @@ import importlib.machinery
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 SUPPRESSED: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -139,6 +138,8 @@ def _finish(live: Any, response: Any) -> None:
     try:
         if response is not None:
             _record_response(live, response)
+    except Exception:  # logging must never break the app's call
+        pass
     finally:
         live.span.end()
 
@@ -223,7 +224,10 @@ def _wrap_sync(original: Any) -> Any:
             return original(*args, **kwargs)
         from opentelemetry import context as context_api
 
-        live, ctx = _begin(args, kwargs)
+        try:
+            live, ctx = _begin(args, kwargs)
+        except Exception:  # logging must never break the app's call
+            return original(*args, **kwargs)
         token = context_api.attach(ctx)
         try:
             response = original(*args, **kwargs)
@@ -233,7 +237,7 @@ def _wrap_sync(original: Any) -> Any:
         finally:
             context_api.detach(token)
         if kwargs.get("stream"):
-            return _Stream(response, live, _call_args(args, kwargs)[1])
+            return _traced_stream(response, live, _call_args(args, kwargs)[1])
         _finish(live, response)
         return response
 
@@ -247,7 +251,10 @@ def _wrap_async(original: Any) -> Any:
             return await original(*args, **kwargs)
         from opentelemetry import context as context_api
 
-        live, ctx = _begin(args, kwargs)
+        try:
+            live, ctx = _begin(args, kwargs)
+        except Exception:
+            return await original(*args, **kwargs)
         token = context_api.attach(ctx)
         try:
             response = await original(*args, **kwargs)
@@ -257,85 +264,143 @@ def _wrap_async(original: Any) -> Any:
         finally:
             context_api.detach(token)
         if kwargs.get("stream"):
-            return _Stream(response, live, _call_args(args, kwargs)[1])
+            return _traced_stream(response, live, _call_args(args, kwargs)[1])
         _finish(live, response)
         return response
 
     return acompletion
 
 
-class _Stream:
-    """A streamed response, passed through chunk by chunk; the span ends with the stream, with
-    the usage and reply litellm rebuilds from the chunks."""
+class _StreamState:
+    """What a traced stream has read so far; the span ends once, with the reply rebuilt."""
 
-    def __init__(self, stream: Any, live: Any, messages: Any) -> None:
-        self._stream = stream
-        self._live = live
-        self._messages = messages
-        self._chunks: list[Any] = []
-        self._done = False
+    def __init__(self, live: Any, messages: Any) -> None:
+        self.live = live
+        self.messages = messages
+        self.chunks: list[Any] = []
+        self.done = False
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        try:
-            chunk = next(self._stream)
-        except StopIteration:
-            self._end()
-            raise
-        except BaseException as exc:
-            self._error(exc)
-            raise
-        self._chunks.append(chunk)
-        return chunk
-
-    def __aiter__(self) -> _Stream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            chunk = await self._stream.__anext__()
-        except StopAsyncIteration:
-            self._end()
-            raise
-        except BaseException as exc:
-            self._error(exc)
-            raise
-        self._chunks.append(chunk)
-        return chunk
-
-    def close(self) -> None:
-        """The consumer stopped early: the call ends here, with the chunks read so far."""
-        closer = getattr(self._stream, "close", None)
-        if callable(closer):
-            with contextlib.suppress(Exception):
-                closer()
-        self._end()
-
-    def __del__(self) -> None:
-        # a stream dropped unread must still end its span, or the call is never captured
-        with contextlib.suppress(Exception):
-            self._end()
-
-    def _end(self) -> None:
-        if self._done:
+    def end(self) -> None:
+        if self.done:
             return
-        self._done = True
+        self.done = True
         response = None
         try:
             import litellm
 
-            response = litellm.stream_chunk_builder(self._chunks, messages=self._messages)
+            response = litellm.stream_chunk_builder(self.chunks, messages=self.messages)
         except Exception:
             pass
-        self._live.set_attribute("gen_ai.response.chunks", len(self._chunks))
-        _finish(self._live, response)
+        with contextlib.suppress(Exception):
+            self.live.set_attribute("gen_ai.response.chunks", len(self.chunks))
+        _finish(self.live, response)
 
-    def _error(self, exc: BaseException) -> None:
-        if not self._done:
-            self._done = True
-            _fail(self._live, exc)
+    def error(self, exc: BaseException) -> None:
+        if not self.done:
+            self.done = True
+            _fail(self.live, exc)
+
+
+_STATE = "_pytest_genai_stream"
+_TRACED_CLASSES: dict[type, type] = {}
+
+
+def _traced_stream(stream: Any, live: Any, messages: Any) -> Any:
+    """The stream litellm returned, still the same object (same class for `isinstance`, same
+    methods), now of a subclass that ends the span when the stream ends, closes or is dropped."""
+    state = _StreamState(live, messages)
+    try:
+        cls = type(stream)
+        traced = _TRACED_CLASSES.get(cls)
+        if traced is None:
+            traced = _TRACED_CLASSES.setdefault(cls, _traced_class(cls))
+        setattr(stream, _STATE, state)
+        stream.__class__ = traced
+    except Exception:  # not a stream we can follow: the call's span ends now
+        state.end()
+    return stream
+
+
+def _state(stream: Any) -> _StreamState:
+    return stream.__dict__[_STATE]
+
+
+def _traced_class(cls: type) -> type:
+    base: dict[str, Any] = {n: getattr(cls, n) for n in dir(cls) if n in _WRAPPED}
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+
+    if "__next__" in base:
+
+        def __next__(self: Any) -> Any:
+            try:
+                chunk = base["__next__"](self)
+            except StopIteration:
+                _state(self).end()
+                raise
+            except BaseException as exc:
+                _state(self).error(exc)
+                raise
+            _state(self).chunks.append(chunk)
+            return chunk
+
+        namespace["__next__"] = __next__
+
+    if "__anext__" in base:
+
+        async def __anext__(self: Any) -> Any:
+            try:
+                chunk = await base["__anext__"](self)
+            except StopAsyncIteration:
+                _state(self).end()
+                raise
+            except BaseException as exc:
+                _state(self).error(exc)
+                raise
+            _state(self).chunks.append(chunk)
+            return chunk
+
+        namespace["__anext__"] = __anext__
+
+    for name in ("close", "__exit__"):
+        if name in base:
+            namespace[name] = _ending(base[name])
+    for name in ("aclose", "__aexit__"):
+        if name in base:
+            namespace[name] = _ending_async(base[name])
+
+    def __del__(self: Any) -> None:
+        # a stream dropped unread still ends its span (with what was read)
+        with contextlib.suppress(Exception):
+            _state(self).end()
+        if "__del__" in base:
+            base["__del__"](self)
+
+    namespace["__del__"] = __del__
+    return type(cls.__name__, (cls,), namespace)
+
+
+_WRAPPED = frozenset(
+    {"__next__", "__anext__", "close", "__exit__", "aclose", "__aexit__", "__del__"}
+)
+
+
+def _ending(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _state(self).end()
+
+    return wrapper
+
+
+def _ending_async(method: Any) -> Any:
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            _state(self).end()
+
+    return wrapper

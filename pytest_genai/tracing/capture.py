@@ -41,39 +41,48 @@ class Collector(SpanProcessor):
 
     def __init__(self) -> None:
         self._open: list[TestSpans] = []  # a stack: pytester runs a pytest inside a test
+        self._current: TestSpans | None = None  # the top of the stack, read without a lock
         self._owners: dict[int, TestSpans] = {}
+        self._changing = threading.Lock()
 
     # -- the tests -------------------------------------------------------------------------------
 
     def open(self, nodeid: str) -> TestSpans:
         spans = TestSpans(nodeid)
-        self._open.append(spans)
+        with self._changing:
+            self._open.append(spans)
+            self._current = spans
         return spans
 
     def close(self, spans: TestSpans) -> None:
         """The test's report is made: later spans of it are dropped."""
         spans.closed = True
-        if spans in self._open:
-            self._open.remove(spans)
+        with self._changing:
+            if spans in self._open:
+                self._open.remove(spans)
+            self._current = self._open[-1] if self._open else None
         if self._owners:
-            for key in [k for k, v in self._owners.items() if v is spans]:
-                self._owners.pop(key, None)
+            # a copy made in one step: app threads may start spans meanwhile
+            for key, owner in list(self._owners.items()):
+                if owner is spans:
+                    self._owners.pop(key, None)
 
     @property
     def current(self) -> TestSpans | None:
-        return self._open[-1] if self._open else None
+        return self._current
 
     # -- the SDK's calls -------------------------------------------------------------------------
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self._open:
-            self._owners[span.context.span_id] = self._open[-1]
+        owner = self._current
+        if owner is not None:
+            self._owners[span.context.span_id] = owner
 
     def on_end(self, span: ReadableSpan) -> None:
         owner = self._owners.pop(span.context.span_id, None)  # type: ignore[union-attr]
         if owner is None:
             # begun before capture was set up (a provider the app installed mid-test)
-            owner = self._open[-1] if self._open else None
+            owner = self._current
             if owner is None or (span.start_time or 0) < owner.started_ns:
                 return
         if not owner.closed:
@@ -117,6 +126,16 @@ def attach(install: bool) -> None:
             ours = TracerProvider()
             ours.add_span_processor(created)
             trace_api.set_tracer_provider(ours)
+
+
+def attached() -> bool:
+    """Whether spans of the global provider reach the collector (not so with a provider that
+    is not the SDK's, or with `OTEL_SDK_DISABLED=true`)."""
+    provider = trace_api.get_tracer_provider()
+    if not isinstance(provider, TracerProvider) or getattr(provider, "_disabled", False):
+        return False
+    processors = getattr(provider._active_span_processor, "_span_processors", ())
+    return _collector is not None and _collector in processors
 
 
 def otel_loaded() -> bool:

@@ -294,8 +294,15 @@ class Trace:
 
     @property
     def llm_calls(self) -> list[Span]:
-        """The app's LLM and chat-model spans (judge calls excluded)."""
-        return [s for s in self.app_spans if s.span_type in cv.LLM_TYPES]
+        """The app's LLM calls: its LLM and chat-model spans, judge calls excluded. A span of
+        that type inside another (a traced wrapper around litellm, or a client library's
+        instrumentation under litellm's) is part of the same call and not counted again."""
+        return [
+            s
+            for s in self.app_spans
+            if s.span_type in cv.LLM_TYPES
+            and not any(a.span_type in cv.LLM_TYPES for a in s.ancestors())
+        ]
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -330,14 +337,14 @@ class Trace:
         """Input and output tokens of the app's LLM calls."""
         calls = self.llm_calls
         return Usage(
-            input_tokens=sum(s.input_tokens or 0 for s in calls),
-            output_tokens=sum(s.output_tokens or 0 for s in calls),
+            input_tokens=sum(_of_call(s, "input_tokens") or 0 for s in calls),
+            output_tokens=sum(_of_call(s, "output_tokens") or 0 for s in calls),
         )
 
     @property
     def cost(self) -> float:
         """USD spent by the app's LLM calls (those whose cost is known)."""
-        return sum(s.cost or 0.0 for s in self.llm_calls)
+        return sum(_of_call(s, "cost") or 0.0 for s in self.llm_calls)
 
     @property
     def duration(self) -> float:
@@ -354,7 +361,7 @@ class Trace:
 
     def text(self, mark: Iterable[Span] = (), max_lines: int = 60) -> str:
         """The span tree as text (name, type, duration, tokens, cost, error per line)."""
-        return render_tree(self.roots, marked=set(map(id, mark)), max_lines=max_lines)
+        return render_tree(self.roots, marked={s.span_id for s in mark}, max_lines=max_lines)
 
     # -- assertions ------------------------------------------------------------------------------
 
@@ -371,14 +378,14 @@ class Trace:
         found = self.find_all(name, **conditions)
         wanted = _describe_query(name, conditions)
         if count is not None and len(found) != count:
-            raise AssertionError(
+            raise self._fail(
                 f"expected {count} span(s) matching {wanted}, found {len(found)}\n"
                 + self._tree(found)
             )
         if count == 0:
             return None
         if not found:
-            raise AssertionError(f"no span matches {wanted}\n" + self._tree())
+            raise self._fail(f"no span matches {wanted}\n" + self._tree())
         return found[0]
 
     def assert_tool_called(self, name: str, /, **arguments: Any) -> ToolCall:
@@ -388,12 +395,12 @@ class Trace:
         named = [c for c in calls if c.name == name]
         for call in named:
             args = call.arguments if isinstance(call.arguments, dict) else {}
-            if all(k in args and _equal(args[k], v) for k, v in arguments.items()):
+            if arguments_match(args, arguments):
                 return call
         made = ", ".join(f"{c.name}({_short(c.arguments)})" for c in calls) or "none"
         what = f"{name}({_short(arguments)})" if arguments else name
         detail = "with these arguments " if named else ""
-        raise AssertionError(
+        raise self._fail(
             f"tool {what} was not called {detail}(tool calls made: {made})\n"
             + self._tree([c.span for c in named])
         )
@@ -403,7 +410,7 @@ class Trace:
         __tracebackhide__ = True
         calls = self.llm_calls
         if len(calls) > n:
-            raise AssertionError(
+            raise self._fail(
                 f"expected at most {n} LLM call(s), the app made {len(calls)}\n" + self._tree(calls)
             )
 
@@ -413,12 +420,18 @@ class Trace:
         failed = self.errors
         if failed:
             listed = "; ".join(f"{s.name}: {s.error}" for s in failed)
-            raise AssertionError(f"{len(failed)} span(s) failed: {listed}\n" + self._tree(failed))
+            raise self._fail(f"{len(failed)} span(s) failed: {listed}\n" + self._tree(failed))
 
     def _tree(self, marked: Iterable[Span] = ()) -> str:
         if not self.spans:
             return "the test's trace is empty (no span was captured)"
         return "the test's trace:\n" + self.text(mark=marked, max_lines=40)
+
+    def _fail(self, message: str) -> AssertionError:
+        """A failed assertion, its text (span errors and names included) with secrets masked."""
+        from pytest_genai.secrets import redact
+
+        return AssertionError(redact(message))
 
 
 class LiveTrace(Trace):
@@ -448,6 +461,17 @@ class LiveTrace(Trace):
         return f"<Trace of {len(self.spans)} spans so far>"
 
 
+def _of_call(call: Span, name: str) -> Any:
+    """A call's tokens or cost: its own, else from the first LLM span inside it that has them
+    (a wrapper span often carries none)."""
+    value = getattr(call, name)
+    if value is None:
+        for inner in call.descendants():
+            if inner.span_type in cv.LLM_TYPES and getattr(inner, name) is not None:
+                return getattr(inner, name)
+    return value
+
+
 def _mark_evaluators(span: Span, inside: bool) -> None:
     inside = inside or span.span_type == cv.SpanType.EVALUATOR
     span.in_evaluator = inside
@@ -456,7 +480,15 @@ def _mark_evaluators(span: Span, inside: bool) -> None:
 
 
 def _is(span: Span, ref: Span | str) -> bool:
-    return span is ref if isinstance(ref, Span) else span.name == ref
+    """`ref` is this span (the same span id, whichever trace object it came from) or its name."""
+    if isinstance(ref, Span):
+        return span.span_id == ref.span_id and span.trace_id == ref.trace_id
+    return span.name == ref
+
+
+def arguments_match(actual: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Every wanted argument was passed, with an equal value."""
+    return all(k in actual and _equal(actual[k], v) for k, v in wanted.items())
 
 
 def _equal(actual: Any, expected: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,9 +35,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def render_tree(roots: Sequence[Span], marked: set[int] = frozenset(), max_lines: int = 60) -> str:  # type: ignore[assignment]
-    """The tree under `roots`, one span per line; spans whose `id` is in `marked` are pointed
-    at. Past `max_lines`, the rest is counted."""
+def render_tree(roots: Sequence[Span], marked: Set[str] = frozenset(), max_lines: int = 60) -> str:
+    """The tree under `roots`, one span per line; spans whose span id is in `marked` are
+    pointed at. Past `max_lines`, the rest is counted."""
     lines: list[str] = []
     total = 0
 
@@ -46,7 +46,7 @@ def render_tree(roots: Sequence[Span], marked: set[int] = frozenset(), max_lines
         total += 1
         if len(lines) < max_lines:
             branch = "" if top else ("└─ " if last else "├─ ")
-            mark = MARK if id(span) in marked else "  "
+            mark = MARK if span.span_id in marked else "  "
             lines.append(f"{mark}{prefix}{branch}{describe(span)}")
         child_prefix = prefix if top else prefix + ("   " if last else "│  ")
         for i, child in enumerate(span.children):

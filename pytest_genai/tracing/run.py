@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ TRACE_ATTR = "genai_trace"
 """The teardown-report attribute that carries a test's OTLP-JSON record (with `--genai-traces`
 set to a `.jsonl` file) from a worker to the controller."""
 SECTION = "genai trace"
+NOT_CAPTURED = (
+    "the test's spans can't be captured: the global OpenTelemetry tracer provider is not the "
+    "SDK's TracerProvider, or OTEL_SDK_DISABLED is set (see the tracing page of the docs)"
+)
 
 
 def otel_loaded() -> bool:
@@ -57,6 +62,8 @@ class TraceRun:
         self.jsonl = settings.traces if isinstance(settings.traces, Path) else None
         self._file: IO[str] | None = None
         self._closed = False
+        self._open: list[TestSpans] = []
+        self._opening = threading.Lock()
         self._sink: OtlpSink | None = None
         self.problems: list[str] = []
         if settings.traces is not None:
@@ -78,8 +85,11 @@ class TraceRun:
             self.open(item, install=False)
 
     def before_call(self, item: pytest.Item) -> None:
+        """Capture from the call on. A provider of ours is installed only for a test that asked
+        for `genai_trace`: otherwise the app may still set its own (our own spans install one
+        when they are made)."""
         if self.enabled and otel_loaded():
-            self.open(item, install=True)
+            self.open(item, install="genai_trace" in getattr(item, "fixturenames", ()))
 
     def open(self, item: pytest.Item, install: bool) -> None:
         """Make sure the test's spans are captured (idempotent)."""
@@ -88,20 +98,35 @@ class TraceRun:
         from pytest_genai.tracing import capture
 
         capture.attach(install)
-        if SPANS_KEY not in item.stash:
-            item.stash[SPANS_KEY] = capture.collector().open(item.nodeid)
+        with self._opening:  # two threads making a test's first spans at once
+            if SPANS_KEY not in item.stash:
+                spans = capture.collector().open(item.nodeid)
+                item.stash[SPANS_KEY] = spans
+                self._open.append(spans)
 
     def spans(self, item: pytest.Item) -> list[Any]:
-        """The test's ended spans so far (SDK `ReadableSpan`s)."""
+        """The test's ended spans so far (SDK `ReadableSpan`s); an error when spans can't be
+        captured, rather than an empty trace that would pass every check."""
+        from pytest_genai.tracing import capture
+
+        if not capture.attached():
+            raise RuntimeError(NOT_CAPTURED)
         spans = item.stash.get(SPANS_KEY, None)
         return spans.spans if spans is not None else []
 
     def trace(self, item: pytest.Item) -> Trace | None:
-        """The test's trace so far (None when tracing is off)."""
+        """The test's trace so far: None when tracing is off or spans can't be captured, empty
+        when OpenTelemetry was never used (nothing can have been traced)."""
         if not self.enabled:
             return None
         from pytest_genai.tracing.model import Trace
 
+        if not otel_loaded():
+            return Trace(())
+        from pytest_genai.tracing import capture
+
+        if not capture.attached():
+            return None
         spans = item.stash.get(SPANS_KEY, None)
         return Trace.from_readable(spans.spans if spans is not None else ())
 
@@ -131,6 +156,8 @@ class TraceRun:
         from pytest_genai.tracing import capture
 
         capture.collector().close(spans)
+        if spans in self._open:
+            self._open.remove(spans)
         if not spans.spans or self.settings.traces is None:
             return
         try:
@@ -186,8 +213,17 @@ class TraceRun:
         from pytest_genai.tracing import autolog
 
         autolog.enabled = self._autolog_before
+        if self._open:  # tests that never got a teardown report (an interrupted run)
+            from pytest_genai.tracing import capture
+
+            for spans in self._open:
+                capture.collector().close(spans)
+            self._open.clear()
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.problems.append(f"could not write the traces file {self.jsonl}: {exc}")
             self._file = None
         elif self.jsonl is not None and not self.is_worker and not self.problems:
             try:  # a run without spans still leaves the file it was asked for

@@ -4,6 +4,7 @@ content capture, and judge calls kept apart from the app's; with and without xdi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -47,11 +48,12 @@ def app_replies(request: Recorded) -> Reply:
 
 
 @pytest.fixture
-def server(llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch) -> LLMServer:
+def server(llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMServer]:
     llm_server.respond_with(app_replies)
     monkeypatch.setenv("APP_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
-    return llm_server
+    yield llm_server
+    llm_server.reset()  # the server is shared by every test of this process
 
 
 APP = """
@@ -285,3 +287,39 @@ def test_judges_read_the_trace(pytester: pytest.Pytester, server: LLMServer) -> 
     prompts = [r.prompt_text for r in server.requests]
     assert any("Refunds take 30 days." in p and "policy.md" in p for p in prompts)
     assert any('"name": "open_ticket"' in p and '"priority": "high"' in p for p in prompts)
+
+
+def test_a_traced_stream_is_still_litellms_stream(
+    pytester: pytest.Pytester, server: LLMServer
+) -> None:
+    pytester.makepyfile(
+        test_app="""
+        import asyncio, os
+        import litellm
+        from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+        def call(**options):
+            return litellm.completion(
+                model="openai/gpt-4o-mini", api_base=os.environ["APP_BASE_URL"], stream=True,
+                messages=[{"role": "user", "content": "story"}], **options)
+
+        def test_same_class_and_context_manager(genai_trace):
+            stream = call()
+            assert isinstance(stream, CustomStreamWrapper)
+            with stream as s:
+                next(iter(s))
+            [span] = genai_trace.llm_calls
+            assert span.attributes["gen_ai.response.chunks"] == 1
+
+        def test_aclose_ends_the_span(genai_trace):
+            async def main():
+                stream = await litellm.acompletion(
+                    model="openai/gpt-4o-mini", api_base=os.environ["APP_BASE_URL"],
+                    stream=True, messages=[{"role": "user", "content": "story"}])
+                await stream.__anext__()
+                await stream.aclose()
+            asyncio.run(main())
+            assert len(genai_trace.llm_calls) == 1
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)

@@ -275,3 +275,56 @@ def test_trace_scorers_without_tracing_are_errors(pytester: pytest.Pytester) -> 
     result = pytester.runpytest("--genai-tracing=false")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*could not score*", "*needs the test's trace*"])
+
+
+APP_SETS_PROVIDER_IN_TEST = """
+from opentelemetry import trace as otel
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+def test_app_sets_its_provider_when_it_starts():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    otel.set_tracer_provider(provider)  # refused if a provider had been installed before
+    with otel.get_tracer("app").start_as_current_span("request"):
+        pass
+    assert [s.name for s in exporter.get_finished_spans()] == ["request"]
+"""
+
+
+def test_no_provider_is_installed_under_an_app_that_sets_its_own(
+    pytester: pytest.Pytester,
+) -> None:
+    """A test that uses no pytest-genai feature keeps OpenTelemetry as the app expects."""
+    pytester.makepyfile(test_app=APP_SETS_PROVIDER_IN_TEST)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert "genai" not in result.stdout.str().replace("genai-0", "")
+
+
+SDK_DISABLED = """
+from pytest_genai import assert_scored, scorers, start_span
+
+def test_scorer():
+    with start_span("chat", span_type="CHAT_MODEL"):
+        pass
+    assert_scored("out", scorers.max_llm_calls(0))
+
+def test_fixture(genai_trace):
+    with start_span("chat", span_type="CHAT_MODEL"):
+        pass
+    assert genai_trace.llm_calls == []
+"""
+
+
+def test_spans_that_cannot_be_captured_are_an_error_not_a_pass(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    pytester.makepyfile(test_app=SDK_DISABLED)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*could not score*", "*OTEL_SDK_DISABLED*"])
+    result.stdout.fnmatch_lines(["*RuntimeError: the test's spans can't be captured*"])

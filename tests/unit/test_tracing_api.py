@@ -749,3 +749,75 @@ def test_async_generator_asend_and_athrow(genai_trace: Trace) -> None:
 
     assert asyncio.run(main()) == [0, 4, -1]
     assert outputs_of(only(genai_trace, "accumulate")) == [0, 4, -1]
+
+
+def test_generator_return_value_passes_through(genai_trace: Trace) -> None:
+    @trace
+    def inner() -> Any:
+        yield 1
+        return "done"
+
+    def outer() -> Any:
+        result = yield from inner()
+        yield result
+
+    assert list(outer()) == [1, "done"]
+    assert outputs_of(only(genai_trace, "inner")) == [1]
+
+
+def test_an_exception_message_is_masked(
+    genai_trace: Trace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-0123456789abcdef")
+
+    @trace
+    def call() -> None:
+        raise RuntimeError("401 for Bearer tok-0123456789abcdef")
+
+    with pytest.raises(RuntimeError):
+        call()
+    span = only(genai_trace, "call")
+    assert "tok-0123456789abcdef" not in repr(span.events) + repr(span.status_message)
+    assert span.error == "RuntimeError: 401 for Bearer ***"
+
+
+def test_relations_hold_across_a_live_trace_rebuilding(genai_trace: Trace) -> None:
+    with start_span("agent"), start_span("first"):
+        pass
+    agent_ref = genai_trace.find("agent")
+    with start_span("later"):
+        pass  # the live trace is rebuilt on the next query
+    assert genai_trace.assert_span("first", child_of=agent_ref).name == "first"
+
+
+def test_collector_survives_threads_starting_spans_while_tests_close() -> None:
+    import threading
+
+    from pytest_genai.tracing.capture import Collector
+
+    collector = Collector()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    class FakeSpan:
+        def __init__(self, n: int) -> None:
+            self.context = type("C", (), {"span_id": n})()
+
+    def hammer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                collector.on_start(FakeSpan(n))  # type: ignore[arg-type]
+            except BaseException as exc:  # pragma: no cover - the failure being tested
+                errors.append(exc)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        for i in range(300):
+            collector.close(collector.open(f"t{i}"))
+    finally:
+        stop.set()
+        worker.join()
+    assert errors == []

@@ -322,10 +322,8 @@ def test_with_attributes_keeps_everything_and_adds_attributes(app: Provider) -> 
     assert dict(call.attributes or {}) == {}  # the original is untouched
     for field in (
         "name",
-        "context",
         "parent",
         "resource",
-        "events",
         "links",
         "kind",
         "status",
@@ -334,6 +332,14 @@ def test_with_attributes_keeps_everything_and_adds_attributes(app: Provider) -> 
         "instrumentation_scope",
     ):
         assert getattr(copied, field) == getattr(call, field), field
+    assert (copied.context.trace_id, copied.context.span_id) == (
+        call.context.trace_id,
+        call.context.span_id,
+    )
+    assert copied.context.trace_flags.sampled  # exported whatever the app's sampler said
+    assert [(e.name, dict(e.attributes or {}), e.timestamp) for e in copied.events] == [
+        (e.name, dict(e.attributes or {}), e.timestamp) for e in call.events
+    ]
     # exporting the copies is exporting the spans with the extra attributes
     copies = [with_attributes(s, EXTRA) for s in spans]
     assert to_otlp_json(copies, {}) == to_otlp_json(spans, EXTRA)

@@ -702,7 +702,7 @@ def test_render_tree_marks_spans() -> None:
     trace = agent_trace()
     answer = trace.find("answer")
     assert answer is not None
-    text = render_tree(trace.roots, marked={id(answer)})
+    text = render_tree(trace.roots, marked={answer.span_id})
     [marked] = [line for line in text.splitlines() if line.startswith(MARK)]
     assert marked == f"{MARK}└─ answer  LLM  20.0 ms"
 
@@ -747,3 +747,25 @@ def test_line_leaves_out_what_is_unknown() -> None:
     # the model is already in the name; a missing token count shows as 0
     assert Trace([only_output]).text() == "  gpt-4o call  LLM  1.2 ms  tokens 0→3"
     assert Trace([make("plain", "2")]).text() == "  plain  UNKNOWN  1.0 ms"
+
+
+def test_an_llm_span_inside_another_is_one_call() -> None:
+    wrapper = Span("answer", "a1", None, "t", {"mlflow.spanType": "LLM"}, 0, 10)
+    inner = Span(
+        "chat gpt",
+        "a2",
+        "a1",
+        "t",
+        {
+            "mlflow.spanType": "CHAT_MODEL",
+            "gen_ai.usage.input_tokens": 5,
+            "gen_ai.usage.output_tokens": 3,
+            "pytest_genai.cost": 0.5,
+        },
+        1,
+        9,
+    )
+    trace = Trace([wrapper, inner])
+    assert [s.name for s in trace.llm_calls] == ["answer"]
+    assert (trace.usage.input_tokens, trace.usage.output_tokens) == (5, 3)
+    assert trace.cost == 0.5
