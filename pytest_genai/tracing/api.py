@@ -12,9 +12,12 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
+from pytest_genai.secrets import SECRET_FIELD
 from pytest_genai.tracing import conventions as cv
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,12 +89,80 @@ def forget_item() -> None:
     _options = _Options()
 
 
+_redactor: tuple[Any, Any] | None = None  # (what it was made for, the Redactor)
+
+
+def redactor() -> Any:
+    """A `Redactor`, made again for each test and whenever a variable is added or removed
+    (it reads the environment's secret values when made)."""
+    global _redactor
+    key = (_options.item, len(os.environ))
+    cached = _redactor
+    if cached is None or cached[0] != key:
+        from pytest_genai.secrets import Redactor
+
+        cached = (key, Redactor())
+        _redactor = cached
+    return cached[1]
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+_safe_keys: set[str] = set()
+"""Mapping keys already seen not to look like secrets (checked once each, not per span)."""
+
+
+def _safe_key(key: Any) -> bool:
+    if key in _safe_keys:
+        return True
+    if type(key) is not str or SECRET_FIELD.match(key):
+        return False
+    if len(_safe_keys) < 10_000:
+        _safe_keys.add(key)
+    return True
+
+
+def _plain(value: Any, max_chars: int) -> bool:
+    """A scalar, or a flat dict / list of scalars, that JSON holds as it is: no truncation, no
+    secret-named key, nothing to convert (then encoding is one `json.dumps`)."""
+    kind = type(value)
+    if kind is str:
+        return len(value) <= max_chars
+    if kind is float:
+        return math.isfinite(value)
+    if kind in _SCALARS:
+        return True
+    if kind is dict:
+        if len(value) > 50:
+            return False
+        for key, item in value.items():
+            if not _safe_key(key):
+                return False
+            item_kind = type(item)
+            if item_kind not in _SCALARS or (item_kind is str and len(item) > max_chars):
+                return False
+            if item_kind is float and not math.isfinite(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        if len(value) > 50:
+            return False
+        return all(
+            type(item) in _SCALARS
+            and (type(item) is not str or len(item) <= max_chars)
+            and (type(item) is not float or math.isfinite(item))
+            for item in value
+        )
+    return False
+
+
 def encode(value: Any, max_chars: int) -> str:
     """A value as the JSON text of a span attribute: JSON-safe, truncated, secrets masked."""
+    if _plain(value, max_chars):
+        return redactor()(_to_json(value))
     from pytest_genai.results import json_safe
-    from pytest_genai.secrets import Redactor
 
-    return json.dumps(json_safe(value, max_chars, Redactor()), ensure_ascii=False)
+    return json.dumps(json_safe(value, max_chars, redactor()), ensure_ascii=False)
 
 
 def start_attributes(name: str, span_type: str) -> dict[str, Any]:
@@ -169,9 +240,8 @@ def attribute_value(value: Any, max_chars: int) -> Any:
     lists of them as they are, anything else as JSON text."""
     if isinstance(value, str):
         from pytest_genai.results import truncate_text
-        from pytest_genai.secrets import Redactor
 
-        return Redactor()(truncate_text(value, max_chars))
+        return redactor()(truncate_text(value, max_chars))
     if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (list, tuple)) and all(
@@ -291,29 +361,83 @@ def trace(
     return decorate(func) if func is not None else decorate
 
 
-def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Any:
-    signature: list[inspect.Signature | None] = []  # computed on first call, then kept
+def _binder(func: Any) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """The call's arguments by parameter name (without `self` / `cls`), as `Signature.bind`
+    gives them, with a fast path for plain positional and keyword calls."""
+    try:
+        signature: inspect.Signature | None = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is None:
+        return lambda args, kwargs: {"args": list(args), "kwargs": kwargs}
+    parameters = list(signature.parameters.values())
+    plain = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+    names = frozenset(p.name for p in parameters)
+    skip = 1 if positional and positional[0] in _SKIPPED_PARAMETERS else 0
 
-    def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if not signature:
-            try:
-                signature.append(inspect.signature(func))
-            except (TypeError, ValueError):
-                signature.append(None)
-        sig = signature[0]
-        if sig is None:
-            return {"args": list(args), "kwargs": kwargs}
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if plain and len(args) <= len(positional):
+            bound = dict(zip(positional[skip:], args[skip:], strict=False))
+            if not kwargs:
+                return bound
+            if names.issuperset(kwargs) and bound.keys().isdisjoint(kwargs):
+                bound.update(kwargs)
+                return bound
         try:
-            bound = sig.bind(*args, **kwargs)
+            arguments = signature.bind(*args, **kwargs).arguments
         except TypeError:
             return {"args": list(args), "kwargs": kwargs}
-        return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_PARAMETERS}
+        return {k: v for k, v in arguments.items() if k not in _SKIPPED_PARAMETERS}
 
-    def open_span(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[start_span, LiveSpan]:
-        block = start_span(name, span_type, attributes)
-        live = block.__enter__()
-        live.set_inputs(inputs(args, kwargs))
-        return block, live
+    return bind
+
+
+def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Any:
+    binder: list[Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]] = []
+
+    def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not binder:  # on first call: decorating must stay cheap
+            binder.append(_binder(func))
+        return binder[0](args, kwargs)
+
+    type_attributes = start_attributes(name, span_type)
+
+    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, _Options, Any]:
+        """The span, started with its type and inputs (one attribute set, not several calls),
+        made current."""
+        from opentelemetry import context as context_api
+        from opentelemetry.trace import set_span_in_context
+
+        options = _prepare()
+        start = dict(type_attributes)
+        if attributes:
+            start.update({k: attribute_value(v, options.max_chars) for k, v in attributes.items()})
+        if options.capture_content:
+            start[cv.MLFLOW_SPAN_INPUTS] = encode(inputs(args, kwargs), options.max_chars)
+        span = _get_tracer().start_span(name, attributes=start)
+        return span, options, context_api.attach(set_span_in_context(span))
+
+    def end(span: Any, options: _Options, token: Any, result: Any) -> None:
+        from opentelemetry import context as context_api
+
+        try:
+            if options.capture_content and span.is_recording():
+                if span_type == cv.SpanType.RETRIEVER:
+                    result = documents(result)
+                span.set_attribute(cv.MLFLOW_SPAN_OUTPUTS, encode(result, options.max_chars))
+        finally:
+            context_api.detach(token)
+            span.end()
+
+    def fail(span: Any, token: Any, exc: BaseException) -> None:
+        from opentelemetry import context as context_api
+
+        try:
+            _fail(span, exc)
+        finally:
+            context_api.detach(token)
+            span.end()
 
     if inspect.isasyncgenfunction(func):
 
@@ -414,28 +538,26 @@ def _wrap(func: Any, name: str, span_type: str, attributes: Mapping[str, Any] | 
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            block, live = open_span(args, kwargs)
+            span, options, token = begin(args, kwargs)
             try:
                 result = await func(*args, **kwargs)
             except BaseException as exc:
-                block.__exit__(type(exc), exc, exc.__traceback__)
+                fail(span, token, exc)
                 raise
-            live.set_outputs(result)
-            block.__exit__(None, None, None)
+            end(span, options, token, result)
             return result
 
         return async_wrapper
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        block, live = open_span(args, kwargs)
+        span, options, token = begin(args, kwargs)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            block.__exit__(type(exc), exc, exc.__traceback__)
+            fail(span, token, exc)
             raise
-        live.set_outputs(result)
-        block.__exit__(None, None, None)
+        end(span, options, token, result)
         return result
 
     return wrapper
