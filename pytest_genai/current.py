@@ -34,3 +34,22 @@ def current_item() -> pytest.Item | None:
 
 RECORDER_KEY: pytest.StashKey[CaseRecorder] = pytest.StashKey()
 """Where an item keeps its recorder (made on first use by `recording.recorder_for`)."""
+
+
+_fixture_scopes: list[str] = []
+
+
+def enter_fixture(scope: str) -> None:
+    """A fixture of a wider scope than the test (session, package, module, class) starts
+    setting up: what it does is shared by many tests, not this one's own work."""
+    _fixture_scopes.append(scope)
+
+
+def leave_fixture() -> None:
+    if _fixture_scopes:
+        _fixture_scopes.pop()
+
+
+def shared_fixture_scope() -> str | None:
+    """The scope of the widest-scoped fixture being set up, if any."""
+    return _fixture_scopes[0] if _fixture_scopes else None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_genai.config import Settings, add_options
-from pytest_genai.current import enter
+from pytest_genai.current import enter, enter_fixture, leave_fixture
 from pytest_genai.session import JUDGE_ERROR_ATTR, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
@@ -85,6 +85,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.tracing.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, object]:
+    """Spans made while a fixture of a wider scope than the test sets up are marked shared."""
+    if fixturedef.scope == "function":
+        return (yield)
+    enter_fixture(fixturedef.scope)
+    try:
+        return (yield)
+    finally:
+        leave_fixture()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
+from pytest_genai.current import _fixture_scopes
+from pytest_genai.tracing import conventions as cv
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import Span
@@ -77,6 +80,8 @@ class Collector(SpanProcessor):
         owner = self._current
         if owner is not None:
             self._owners[span.context.span_id] = owner
+            if _fixture_scopes:  # made by a session/module/... fixture: shared, not the test's
+                span.set_attribute(cv.FIXTURE_SCOPE, _fixture_scopes[0])
 
     def on_end(self, span: ReadableSpan) -> None:
         owner = self._owners.pop(span.context.span_id, None)  # type: ignore[union-attr]

@@ -99,6 +99,11 @@ class Span:
     # -- values ----------------------------------------------------------------------------------
 
     @property
+    def shared(self) -> bool:
+        """Made while a session, package, module or class fixture was set up."""
+        return cv.FIXTURE_SCOPE in self.attributes
+
+    @property
     def duration(self) -> float:
         """Seconds from start to end."""
         return max(0, self.end_ns - self.start_ns) / 1e9
@@ -289,8 +294,10 @@ class Trace:
 
     @property
     def app_spans(self) -> list[Span]:
-        """The spans of the app: all but judges and what they did."""
-        return [s for s in self.spans if not s.in_evaluator]
+        """The spans of the app's run in this test: all but judges and what they did, and what
+        fixtures of a wider scope did while being set up (shared by many tests, and made in
+        whichever test came first: counting them would make results depend on test order)."""
+        return [s for s in self.spans if not s.in_evaluator and not s.shared]
 
     @property
     def llm_calls(self) -> list[Span]:

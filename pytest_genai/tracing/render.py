@@ -23,6 +23,9 @@ def describe(span: Span) -> str:
     cost = span.cost
     if cost:
         parts.append(f"${cost:.6f}".rstrip("0").rstrip("."))
+    scope = span.attributes.get("pytest_genai.fixture.scope")
+    if scope:
+        parts.append(f"({scope} fixture)")
     error = span.error
     if error is not None:
         parts.append(f"ERROR {error.splitlines()[0][:200]}")

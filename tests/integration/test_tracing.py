@@ -328,3 +328,35 @@ def test_spans_that_cannot_be_captured_are_an_error_not_a_pass(
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*could not score*", "*OTEL_SDK_DISABLED*"])
     result.stdout.fnmatch_lines(["*RuntimeError: the test's spans can't be captured*"])
+
+
+SHARED_FIXTURE = """
+import pytest
+from pytest_genai import start_span
+
+@pytest.fixture(scope="session")
+def index():
+    with start_span("embed corpus", span_type="CHAT_MODEL") as span:
+        span.set_attributes({"gen_ai.usage.input_tokens": 500})
+    return "index"
+
+@pytest.mark.parametrize("n", range(4))
+def test_question(index, genai_trace, n):
+    with start_span("answer", span_type="CHAT_MODEL"):
+        pass
+    genai_trace.assert_max_llm_calls(1)
+    assert genai_trace.usage.input_tokens == 0
+"""
+
+
+def test_a_session_fixtures_spans_are_not_one_tests_own(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """Whichever test sets the fixture up first must not be charged for it (that would depend
+    on test order, and so differ under xdist); its spans stay visible, marked."""
+    pytester.makepyfile(test_shared=SHARED_FIXTURE + "\n    assert False\n")
+    result = pytester.runpytest(*xdist_args)
+    result.assert_outcomes(failed=4)
+    # every test got past the trace checks to the final `assert False`
+    assert result.stdout.str().count("- assert False") == 4
+    result.stdout.re_match_lines([r"\s+embed corpus\s+CHAT_MODEL\s+.*\(session fixture\)"])
