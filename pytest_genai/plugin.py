@@ -8,7 +8,7 @@ Turn it off with `-p no:genai`.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -81,10 +81,17 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Every process: the traces file is complete and OTLP spans are sent before the summary."""
+    """Every process: the traces file is complete and OTLP spans are sent before the summary;
+    a worker hands what went wrong to the controller, which prints it."""
     state = session.config.stash.get(SESSION_KEY, None)
     if state is not None:
         state.tracing.close()
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None and state.tracing.problems:
+            workeroutput[PROBLEMS_KEY] = list(state.tracing.problems)
+
+
+PROBLEMS_KEY = "genai_problems"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -135,6 +142,13 @@ class ControllerHooks:
         elif report.when not in ("setup", "call") and report.failed:
             # xdist reports a test that took its worker down this way; no teardown follows
             self.state.on_crash(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """An xdist worker finished: keep the problems it had (an OTLP export that failed)."""
+        for problem in getattr(node, "workeroutput", {}).get(PROBLEMS_KEY, ()):
+            if problem not in self.state.problems:
+                self.state.problems.append(problem)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

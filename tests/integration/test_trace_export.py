@@ -226,7 +226,7 @@ def test_export_to_mlflow(
 
 
 def test_otlp_export_failure_is_reported(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist_args: list[str]
 ) -> None:
     import socket
 
@@ -236,7 +236,7 @@ def test_otlp_export_failure_is_reported(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{port}/v1/traces")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
     pytester.makepyfile(test_app=APP)
-    result = pytester.runpytest_subprocess("--genai-traces=otlp", "-k", "failing")
+    result = pytester.runpytest_subprocess("--genai-traces=otlp", "-k", "failing", *xdist_args)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [f"pytest-genai: OTLP export failed: 4 span(s) were not accepted by *:{port}/v1/traces*"]
