@@ -253,8 +253,14 @@ class Settings:
         return cls(**values)
 
     @classmethod
-    def from_pytest_config(cls, config: pytest.Config) -> Settings:
-        cli = {option.field: config.getoption(option.dest, None) for option in OPTIONS}
+    def from_pytest_config(cls, config: pytest.Config, early: bool = False) -> Settings:
+        """Settings of a pytest run; `early`, before its command line is fully parsed (in
+        `pytest_load_initial_conftests`), from the arguments known by then."""
+        if early:
+            known = config.known_args_namespace
+            cli = {option.field: getattr(known, option.dest, None) for option in OPTIONS}
+        else:
+            cli = {option.field: config.getoption(option.dest, None) for option in OPTIONS}
         ini = {option.field: config.getini(option.ini) or None for option in OPTIONS}
         ini_dir = config.inipath.parent if config.inipath is not None else config.rootpath
         return cls.resolve(cli, os.environ, ini, config.invocation_params.dir, ini_dir)

@@ -29,13 +29,18 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests() -> None:
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Watch for litellm's import before the first conftest runs, so that a conftest's
     `from litellm import completion` gets the logged function (a finder; nothing is imported).
-    Whether calls are logged is decided in `pytest_configure` (`genai_tracing`)."""
-    from pytest_genai.tracing import autolog
+    Not with `genai_tracing = false`; a bad value is reported in `pytest_configure`."""
+    try:
+        tracing = Settings.from_pytest_config(early_config, early=True).tracing
+    except (pytest.UsageError, ValueError, AttributeError):
+        tracing = True
+    if tracing:
+        from pytest_genai.tracing import autolog
 
-    autolog.install()
+        autolog.install()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

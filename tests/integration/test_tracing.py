@@ -360,3 +360,23 @@ def test_a_session_fixtures_spans_are_not_one_tests_own(
     # every test got past the trace checks to the final `assert False`
     assert result.stdout.str().count("- assert False") == 4
     result.stdout.re_match_lines([r"\s+embed corpus\s+CHAT_MODEL\s+.*\(session fixture\)"])
+
+
+@pytest.mark.parametrize(
+    "switch", [["-o", "genai_tracing=false"], ["--genai-tracing=false"], []], ids=str
+)
+def test_the_litellm_import_hook_follows_the_switch(
+    pytester: pytest.Pytester, switch: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_x="""
+        import sys
+
+        def test_hook(request):
+            hooked = any(type(f).__name__ == "_LitellmFinder" for f in sys.meta_path)
+            off = request.config.getoption("genai_tracing") == "false" or (
+                request.config.getini("genai_tracing") == "false")
+            assert hooked is not off
+        """
+    )
+    pytester.runpytest_subprocess(*switch).assert_outcomes(passed=1)
