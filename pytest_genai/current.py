@@ -53,3 +53,8 @@ def leave_fixture() -> None:
 def shared_fixture_scope() -> str | None:
     """The scope of the widest-scoped fixture being set up, if any."""
     return _fixture_scopes[0] if _fixture_scopes else None
+
+
+PLUGIN_SCORED_KEY: pytest.StashKey[bool] = pytest.StashKey()
+"""Set on a `genai_eval` test whose return value the plugin is scoring: a failure there is
+reported by its message alone (the traceback would be the plugin's, not the test's)."""

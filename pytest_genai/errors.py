@@ -37,3 +37,30 @@ class JudgeError(ScorerError):
         self.attempts = attempts
         self.usage = usage
         """Tokens and cost of the answers that came, if any (`judges.client.Usage`)."""
+
+
+class DatasetError(Exception):
+    """A dataset that can't be used: names the file (or source), the line and case when known,
+    what is wrong and how to fix it."""
+
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        case: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.source = source
+        self.problem = problem
+        self.line = line
+        self.case = case
+        self.fix = fix
+        where = f"{source}:{line}" if line is not None else source
+        if case is not None:
+            where += f" (case {case!r})"
+        text = f"{where}: {problem}"
+        if fix:
+            text += f"; {fix}"
+        super().__init__(text)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.config import Settings, add_options
-from pytest_genai.current import enter, enter_fixture, leave_fixture
+from pytest_genai.current import PLUGIN_SCORED_KEY, enter, enter_fixture, leave_fixture
 from pytest_genai.session import JUDGE_ERROR_ATTR, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
+    from pytest_genai.datasets.model import Case
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.tracing.model import Trace
 
@@ -57,6 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     The hooks that collect results and write reports run only in the controller process (or the
     single process without xdist), so they are registered only there.
     """
+    config.addinivalue_line("markers", DATASET_MARKER_HELP)
     state = GenaiSession(config, Settings.from_pytest_config(config))
     config.stash[SESSION_KEY] = state
     if not state.is_worker:
@@ -99,6 +101,32 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 PROBLEMS_KEY = "genai_problems"
 
 
+DATASET_MARKER = "genai_eval"
+DATASET_MARKER_HELP = (
+    "genai_eval(dataset, scorers=(), id_field='id'): run the test once per case of an "
+    "evaluation dataset; the test's return value is scored by the scorers"
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A `genai_eval` test becomes one test per case of its dataset."""
+    marker = metafunc.definition.get_closest_marker(DATASET_MARKER)
+    if marker is not None:
+        from pytest_genai.datasets.collect import parametrize
+
+        parametrize(metafunc, marker)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A `genai_eval` test is called by the plugin: its return value is the app's output."""
+    if pyfuncitem.get_closest_marker(DATASET_MARKER) is None:
+        return None
+    from pytest_genai.datasets.collect import run_case
+
+    return run_case(pyfuncitem)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, object]:
     """Spans made while a fixture of a wider scope than the test sets up are marked shared."""
@@ -117,6 +145,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Fold each phase into the test's outcome; the teardown report carries its `CaseResult`."""
     report = yield
+    if report.when == "call" and report.failed and item.stash.get(PLUGIN_SCORED_KEY, False):
+        from pytest_genai.datasets.collect import shorten
+
+        shorten(item, call, report)
     item.config.stash[SESSION_KEY].on_phase(item, call, report)
     return report
 
@@ -212,3 +244,11 @@ def genai_trace(request: pytest.FixtureRequest) -> Trace:
     # no provider installed here: a fixture set up after this one may still install the app's
     state.tracing.open(request.node, install=False)
     return LiveTrace(lambda: state.tracing.spans(request.node))
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> Case:
+    """This test's case of its `genai_eval` dataset (id, inputs, expectations, tags, metadata)."""
+    from pytest_genai.datasets.collect import case_value
+
+    return case_value(request)

@@ -48,6 +48,8 @@ class CaseRecorder:
         self.expectations: Any = None
         self._feedback: list[Feedback] = []
         self._lock = threading.Lock()
+        self.scored_explicitly = False
+        """A `genai_eval` test called `score()`: its return value is not scored again."""
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -111,6 +113,23 @@ class CaseRecorder:
             self.outputs = outputs
         if expectations is not None:
             self.expectations = expectations
+
+    def score(self, outputs: Any) -> list[Feedback]:
+        """In a `genai_eval` test: score `outputs` with the marker's scorers against this test's
+        case, record the verdicts and fail as `assert_scored` does (the test's return value is
+        then not scored)."""
+        __tracebackhide__ = True
+        from pytest_genai.current import current_item
+        from pytest_genai.datasets.collect import score
+
+        item = current_item()
+        case = getattr(item, "funcargs", {}).get("case") if item is not None else None
+        if item is None or case is None:
+            raise RuntimeError(
+                "genai.score() scores a case of a @pytest.mark.genai_eval test; use "
+                "assert_scored() elsewhere"
+            )
+        return score(item, case, outputs)
 
     def has_result(self) -> bool:
         """Whether this test is a case to report: it scored something, or it did not pass.

@@ -1,0 +1,231 @@
+"""`@pytest.mark.genai_eval(dataset=...)`: one test per case, and the test's return value scored.
+
+Collection loads the dataset and parametrizes the `case` fixture with its cases, in file order,
+ids from the cases (the same on every xdist worker). A dataset that can't be used becomes one
+erroring test that names the file, line and fix; the rest of the session runs. At run time the
+plugin calls the test itself, so that its return value (the app's output) can be scored by the
+marker's scorers, and pytest has no return value to warn about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_genai.current import PLUGIN_SCORED_KEY
+from pytest_genai.datasets.formats import DatasetSource, load_dataset
+from pytest_genai.datasets.model import Case
+from pytest_genai.errors import DatasetError
+
+MARKER = "genai_eval"
+OPTIONS = ("dataset", "scorers", "id_field")
+PLANNED = ("thresholds", "repeats", "pass_rule", "sample")
+"""Marker options of the dataset feature that this version does not have yet."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """The marker's options, checked."""
+
+    dataset: DatasetSource
+    scorers: tuple[Any, ...] = ()
+    id_field: str = "id"
+
+    @classmethod
+    def from_marker(cls, marker: pytest.Mark) -> EvalOptions:
+        kwargs = dict(marker.kwargs)
+        if marker.args:
+            if "dataset" in kwargs or len(marker.args) > 1:
+                raise ValueError("genai_eval takes one positional argument, the dataset")
+            kwargs["dataset"] = marker.args[0]
+        if "dataset" not in kwargs:
+            raise ValueError(
+                "genai_eval needs dataset=: a file path, a list of cases or a callable"
+            )
+        planned = [k for k in kwargs if k in PLANNED]
+        if planned:
+            raise ValueError(
+                f"genai_eval option {planned[0]!r} is not available in this version of "
+                "pytest-genai (cases fail on their own scores)"
+            )
+        unknown = [k for k in kwargs if k not in OPTIONS]
+        if unknown:
+            raise ValueError(
+                f"genai_eval has no option {unknown[0]!r}; its options are {', '.join(OPTIONS)}"
+            )
+        scorers = kwargs.get("scorers", ())
+        if not isinstance(scorers, (list, tuple)):
+            scorers = (scorers,)
+        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"))
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenDataset:
+    """Stands in for the cases of a dataset that can't be used: its test errors with this."""
+
+    message: str
+
+
+def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
+    """Parametrize the `case` fixture of a marked test with its dataset's cases."""
+    params: list[Any]
+    try:
+        options = EvalOptions.from_marker(marker)
+        if isinstance(options.dataset, (str, Path)):
+            cases = _load_file(metafunc, options)
+        else:
+            cases = load_dataset(options.dataset, id_field=options.id_field)
+        try:
+            _check_scorers(metafunc.config, options.scorers)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"scorers=: {exc}") from None
+        params = [pytest.param(c, id=c.id, marks=_tag_marks(metafunc.config, c)) for c in cases]
+    except (DatasetError, ValueError, TypeError) as exc:
+        params = [pytest.param(BrokenDataset(str(exc)), id="dataset-error")]
+    if "case" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("case")
+    metafunc.parametrize("case", params, indirect=True)
+
+
+def _load_file(metafunc: pytest.Metafunc, options: EvalOptions) -> list[Case]:
+    """A dataset path counts from the test file's folder, then from the rootdir."""
+    path = Path(options.dataset)  # type: ignore[arg-type]
+    if not path.is_absolute():
+        beside = metafunc.definition.path.parent / path
+        path = beside if beside.exists() else metafunc.config.rootpath / path
+    try:
+        shown = path.relative_to(metafunc.config.rootpath)
+    except ValueError:
+        shown = path
+    try:
+        return load_dataset(path, id_field=options.id_field)
+    except DatasetError as exc:
+        if exc.source == str(path):  # name the file as the user sees it
+            raise DatasetError(
+                str(shown), exc.problem, line=exc.line, case=exc.case, fix=exc.fix
+            ) from None
+        raise
+
+
+def _check_scorers(config: pytest.Config, specs: Iterable[Any]) -> None:
+    """Unknown scorer names are found at collection (the test then errors), not case by case."""
+    from pytest_genai.scoring.registry import resolve_scorers
+    from pytest_genai.session import get_session
+
+    specs = list(specs)
+    if not specs:  # the test scores for itself (assert_scored, genai.score)
+        return
+    session = get_session(config)
+    registered = session.registered_scorers if session is not None else {}
+    resolve_scorers(specs, registered)
+
+
+_NOT_NAME = re.compile(r"\W+")
+
+
+def _tag_marks(config: pytest.Config, case: Case) -> list[pytest.MarkDecorator]:
+    """A marker per tag, so that `-m billing` selects the cases tagged 'billing' (a mapping's
+    keys become markers that carry the value: `{"topic": "billing"}` is `topic("billing")`)."""
+    marks = []
+    items = case.tags.items() if isinstance(case.tags, dict) else ((t, None) for t in case.tags)
+    for tag, value in items:
+        name = _NOT_NAME.sub("_", str(tag)).strip("_")
+        if not name or name[0].isdigit():
+            name = "tag_" + name
+        _register(config, name)
+        mark = getattr(pytest.mark, name)
+        marks.append(mark(value) if value is not None else mark)
+    return marks
+
+
+def _register(config: pytest.Config, name: str) -> None:
+    """Declare a tag's marker, so that `--strict-markers` accepts it."""
+    known = config.stash.setdefault(_TAGS_KEY, set())
+    if name not in known:
+        known.add(name)
+        config.addinivalue_line("markers", f"{name}: dataset case tag (pytest-genai)")
+
+
+_TAGS_KEY = pytest.StashKey[set[str]]()
+
+
+def case_value(request: pytest.FixtureRequest) -> Case:
+    """The `case` fixture's value: this test's case, or the reason there is none."""
+    param = getattr(request, "param", None)
+    if isinstance(param, BrokenDataset):
+        pytest.fail(f"genai_eval: {param.message}", pytrace=False)
+    if not isinstance(param, Case):
+        raise pytest.UsageError(
+            "the `case` fixture comes from @pytest.mark.genai_eval(dataset=...): mark the test "
+            "with a dataset, or leave the fixture out"
+        )
+    return param
+
+
+def run_case(item: pytest.Function) -> bool:
+    """Call the test, then score what it returned with the marker's scorers."""
+    __tracebackhide__ = True
+    funcargs = item.funcargs
+    result = item.obj(**{name: funcargs[name] for name in item._fixtureinfo.argnames})
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    case = funcargs.get("case")
+    if not isinstance(case, Case):
+        return True
+    from pytest_genai.recording import recorder_for
+
+    recorder = recorder_for(item)
+    if recorder.scored_explicitly:
+        return True
+    marker = item.get_closest_marker(MARKER)
+    if result is None and marker is not None and not marker.kwargs.get("scorers"):
+        return True  # no scorers on the marker: the test scores for itself, if at all
+    if result is None:
+        pytest.fail(
+            "a genai_eval test returns the app's output for its scorers (or calls "
+            "genai.score(outputs)); this one returned None",
+            pytrace=False,
+        )
+    item.stash[PLUGIN_SCORED_KEY] = True
+    score(item, case, result)
+    return True
+
+
+def shorten(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    """A case that failed on the plugin's scoring of its return value: the report shows the
+    verdicts (the traceback would only show the plugin's frames)."""
+    if call.excinfo is None:
+        return
+    from pytest_genai.errors import ScorerError, ScoresFailed
+
+    if call.excinfo.errisinstance((ScoresFailed, ScorerError)):
+        case = item.funcargs.get("case") if hasattr(item, "funcargs") else None
+        label = f"case {case.id!r}: " if isinstance(case, Case) else ""
+        report.longrepr = f"{label}{call.excinfo.typename}: {call.excinfo.value}"
+
+
+def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
+    """Score `outputs` of `case` with the item's marker scorers; record the case."""
+    __tracebackhide__ = True
+    from pytest_genai.recording import recorder_for
+    from pytest_genai.scoring.assertions import check, current_session
+    from pytest_genai.scoring.registry import resolve_scorers
+
+    marker = item.get_closest_marker(MARKER)
+    options = EvalOptions.from_marker(marker) if marker is not None else None
+    session = current_session()
+    recorder = recorder_for(item)
+    recorder.scored_explicitly = True
+    if options is None or not options.scorers:
+        recorder.set_case(inputs=case.inputs, outputs=outputs, expectations=case.expectations)
+        return []
+    registered = session.registered_scorers if session is not None else {}
+    scorers = resolve_scorers(list(options.scorers), registered)
+    return check(scorers, session, outputs, case.inputs, case.expectations, None)

@@ -1,0 +1,263 @@
+"""`@pytest.mark.genai_eval(dataset=...)` through pytest: one test per case, ids and order under
+xdist, return values scored, tag markers, and broken datasets as single erroring tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+CASES = [
+    {
+        "id": "paris",
+        "inputs": {"q": "France"},
+        "expectations": {"expected_response": "Paris"},
+        "tags": ["geo", "easy"],
+    },
+    {
+        "id": "rome",
+        "inputs": {"q": "Italy"},
+        "expectations": {"expected_response": "Rome"},
+        "tags": {"topic": "geo"},
+    },
+    {"id": "madrid", "inputs": {"q": "Spain"}, "expectations": {"expected_response": "Madrid"}},
+    {
+        "inputs": {"q": "Peru"},
+        "expectations": {"expected_response": "Lima"},
+        "metadata": {"source": "atlas"},
+    },
+]
+
+APP = """
+import pytest
+from pytest_genai import scorers
+
+CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Lisbon", "Peru": "Lima"}
+
+@pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+def test_capitals(case):
+    return CAPITALS[case.inputs["q"]]
+"""
+
+
+def write_dataset(pytester: pytest.Pytester, rows: list[Any], name: str = "evals/qa.jsonl") -> None:
+    path = pytester.path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_one_test_per_case_scored_by_its_return_value(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(test_app=APP)
+    result = pytester.runpytest("-v", "-p", "no:randomly", "--genai-report=r.json", *xdist_args)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*case 'madrid': ScoresFailed: 1 of 1 scorers failed:*",
+            "*rationale: expected 'Madrid', got 'Lisbon'*",
+            "*FAILED test_app.py::test_capitals[[]madrid[]]*",
+        ]
+    )
+    assert "PytestReturnNotNoneWarning" not in result.stdout.str()
+    report = json.loads((pytester.path / "r.json").read_text())
+    by_id = {c["case_id"]: c for c in report["cases"]}
+    peru = next(k for k in by_id if k.startswith("case-"))
+    assert set(by_id) == {"paris", "rome", "madrid", peru}
+    assert by_id["paris"]["inputs"] == {"q": "France"}
+    assert by_id["paris"]["outputs"] == "Paris"
+    assert by_id["paris"]["expectations"] == {"expected_response": "Paris"}
+    assert by_id["madrid"]["outcome"] == "failed"
+
+
+def test_ids_and_order_are_the_files_on_every_worker(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(test_app=APP)
+    result = pytester.runpytest("--collect-only", "-q", *xdist_args)
+    ids = [line for line in result.outlines if line.startswith("test_app.py::")]
+    if xdist_args:  # workers collect for themselves; the controller lists nothing
+        result = pytester.runpytest("--collect-only", "-q")
+        ids = [line for line in result.outlines if line.startswith("test_app.py::")]
+    assert ids[:3] == [
+        "test_app.py::test_capitals[paris]",
+        "test_app.py::test_capitals[rome]",
+        "test_app.py::test_capitals[madrid]",
+    ]
+    assert ids[3].startswith("test_app.py::test_capitals[case-")
+    # the digest id is the same in another process
+    again = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert ids[3] in again.stdout.str()
+
+
+def test_tags_select_with_m_and_ids_with_k(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(test_app=APP)
+    pytester.makeini("[pytest]\naddopts = --strict-markers\n")
+    result = pytester.runpytest("-m", "geo or topic", "-v")
+    result.assert_outcomes(passed=2)
+    result = pytester.runpytest("-k", "madrid")
+    result.assert_outcomes(failed=1)
+
+
+BROKEN = {
+    "malformed": ('{"id": "a", "inputs": {"q": 1}}\n{"id": "b", inputs}\n', "evals/bad.jsonl:2"),
+    "no-inputs": ('{"id": "a", "expectations": {}}\n', "evals/bad.jsonl:1 (case 'a'): missing"),
+    "duplicate": (
+        '{"id": "a", "inputs": {}}\n{"id": "a", "inputs": {}}\n',
+        "evals/bad.jsonl:2 (case 'a'): duplicate case id 'a' (first on line 1)",
+    ),
+    "empty": ("\n\n", "evals/bad.jsonl: the dataset has no cases"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_a_broken_dataset_is_one_erroring_test_and_the_rest_runs(
+    pytester: pytest.Pytester, kind: str, xdist_args: list[str]
+) -> None:
+    text, message = BROKEN[kind]
+    (pytester.path / "evals").mkdir()
+    (pytester.path / "evals" / "bad.jsonl").write_text(text)
+    write_dataset(pytester, CASES[:2])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/bad.jsonl")
+        def test_broken(case):
+            return "x"
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+        def test_fine(case):
+            return case.expectations["expected_response"]
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest("-rE", *xdist_args)
+    result.assert_outcomes(passed=3, errors=1)
+    assert message in result.stdout.str()
+    result.stdout.fnmatch_lines(["*ERROR test_app.py::test_broken[[]dataset-error[]]*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_missing_file_unknown_scorer_and_bad_options(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:1])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="nowhere.jsonl")
+        def test_missing(case):
+            return 1
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["no_such_scorer"])
+        def test_unknown_scorer(case):
+            return 1
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", treshold=0.9)
+        def test_typo(case):
+            return 1
+
+        @pytest.mark.genai_eval()
+        def test_no_dataset(case):
+            return 1
+        """
+    )
+    result = pytester.runpytest("-rE")
+    result.assert_outcomes(errors=4)
+    out = result.stdout.str()
+    assert "nowhere.jsonl: no such file; check the path" in out
+    assert "scorers=: no scorer named 'no_such_scorer'" in out
+    assert "genai_eval has no option 'treshold'" in out
+    assert "genai_eval needs dataset=" in out
+
+
+def test_datasets_from_python_and_paths_beside_the_test(pytester: pytest.Pytester) -> None:
+    """A list, a callable; a path relative to the test file's folder before the rootdir."""
+    sub = pytester.path / "suite"
+    sub.mkdir()
+    (sub / "local.jsonl").write_text('{"id": "here", "inputs": {"q": "x"}}\n')
+    (sub / "test_app.py").write_text(
+        "import pytest\n"
+        "def rows():\n"
+        "    return [{'id': 'made', 'inputs': {'q': 'y'}}]\n"
+        "@pytest.mark.genai_eval(dataset='local.jsonl')\n"
+        "def test_local(case):\n"
+        "    return case.id\n"
+        "@pytest.mark.genai_eval(dataset=rows)\n"
+        "def test_callable(case):\n"
+        "    return case.id\n"
+        "@pytest.mark.genai_eval(dataset=[{'inputs': {'q': 'z'}, 'id': 'listed'}])\n"
+        "def test_list(case):\n"
+        "    return case.id\n"
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["*test_local[[]here[]] PASSED*", "*test_callable[[]made[]] PASSED*", "*[[]listed[]]*"]
+    )
+
+
+def test_explicit_score_and_returning_nothing(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:2])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+        def test_explicit(case, genai):
+            genai.score(case.expectations["expected_response"])
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+        def test_forgot_to_return(case):
+            case.inputs
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*returns the app's output for its scorers*returned None*"])
+
+
+def test_async_tests_are_awaited(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:2])
+    pytester.makepyfile(
+        test_app="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+        async def test_async(case):
+            await asyncio.sleep(0)
+            return case.expectations["expected_response"]
+        """
+    )
+    pytester.runpytest("-p", "no:anyio").assert_outcomes(passed=2)
+
+
+def test_the_case_fixture_without_the_marker(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_app="def test_x(case):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the `case` fixture comes from @pytest.mark.genai_eval*"])
+
+
+def test_a_marker_without_scorers_leaves_scoring_to_the_test(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:2])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from pytest_genai import assert_scored, scorers
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl")
+        def test_own_scoring(case):
+            assert_scored("Paris", scorers.exact_match("Paris"))
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_app.py::test_own_scoring*exact_match*2*2*"])
