@@ -26,6 +26,9 @@ _EXPORTS = {
     "ScorerError": "pytest_genai.errors",
     "CaseRecorder": "pytest_genai.recording",
     "Settings": "pytest_genai.config",
+    "load_dataset": "pytest_genai.datasets.formats",
+    "Case": "pytest_genai.datasets.model",
+    "DatasetError": "pytest_genai.errors",
     "trace": "pytest_genai.tracing.api",
     "start_span": "pytest_genai.tracing.api",
     "LiveSpan": "pytest_genai.tracing.api",
@@ -39,8 +42,10 @@ _MODULES = {"scorers": "pytest_genai.scorers", "judges": "pytest_genai.judges"}
 __all__ = [
     "AssessmentSource",
     "AssessmentSourceType",
+    "Case",
     "CaseRecorder",
     "CaseResult",
+    "DatasetError",
     "Feedback",
     "JudgeError",
     "LiveSpan",
@@ -56,6 +61,7 @@ __all__ = [
     "assert_judged",
     "assert_scored",
     "judges",
+    "load_dataset",
     "make_judge",
     "scorer",
     "scorers",
@@ -66,7 +72,9 @@ __all__ = [
 if TYPE_CHECKING:
     from pytest_genai import judges, scorers
     from pytest_genai.config import Settings
-    from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
+    from pytest_genai.datasets.formats import load_dataset
+    from pytest_genai.datasets.model import Case
+    from pytest_genai.errors import DatasetError, JudgeError, ScorerError, ScoresFailed
     from pytest_genai.judges.assertions import assert_judged
     from pytest_genai.judges.base import make_judge
     from pytest_genai.recording import CaseRecorder
