@@ -149,6 +149,12 @@ def pytest_runtest_makereport(
         from pytest_genai.datasets.collect import shorten
 
         shorten(item, call, report)
+    elif report.when == "teardown" and item.get_closest_marker(DATASET_MARKER) is not None:
+        from pytest_genai.datasets.collect import GATES_ATTR, gates_of
+
+        gates = gates_of(item)
+        if gates:
+            setattr(report, GATES_ATTR, gates)
     item.config.stash[SESSION_KEY].on_phase(item, call, report)
     return report
 
@@ -189,11 +195,21 @@ class ControllerHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """JSON report and step summary; suite properties go in before JUnit XML is written.
-
-        A report that can't be written fails the run (exit code 4) rather than going missing.
+        """Quality gates, each reported as a test of its own (a result line, a JUnit testcase);
+        then the JSON report and step summary; suite properties go in before JUnit XML is
+        written. A missed gate fails the run; a report that can't be written fails it with
+        exit code 4 rather than going missing.
         """
-        if not self.state.finish(int(exitstatus)) and exitstatus == pytest.ExitCode.OK:
+        gates = self.state.evaluate_gates()
+        if gates:
+            from pytest_genai.report.gate_reports import log_gates
+
+            log_gates(session.config, gates)
+            if not all(g.passed for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if not self.state.finish(int(session.exitstatus)) and (
+            session.exitstatus == pytest.ExitCode.OK
+        ):
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_genai.judges.client import JudgeClient
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.report.aggregate import ScorerSummary, Totals
+    from pytest_genai.report.gates import Gate
     from pytest_genai.results import CaseResult
     from pytest_genai.scoring.base import Scorer
 
@@ -62,6 +63,8 @@ class GenaiSession:
         self.problems: list[str] = []
         """Things that went wrong in reporting, shown at the end of the terminal summary."""
         self.tracing = TraceRun(settings, self.is_worker)
+        self._gate_specs: dict[str, list[dict[str, Any]]] = {}
+        self.gates: list[Gate] = []
 
     # -- scorers ---------------------------------------------------------------------------------
 
@@ -198,6 +201,11 @@ class GenaiSession:
         if self.is_worker:
             return
         self.tracing.on_report(report)
+        gates = getattr(report, "genai_gates", None)
+        if gates is not None:
+            from pytest_genai.outcome import split_nodeid
+
+            self._gate_specs.setdefault(split_nodeid(report.nodeid)[0], gates)
         payload = getattr(report, REPORT_ATTR, None)
         if payload is None:
             outcome = getattr(report, IMPLICIT_ATTR, None)
@@ -251,6 +259,21 @@ class GenaiSession:
                 self.add_case(CaseResult.model_validate(outcome))
         self._implicit.clear()
         self._aggregates = None
+
+    def evaluate_gates(self) -> list[Gate]:
+        """Measure every gated suite's gates over its cases (controller, after all reported)."""
+        if not self._gate_specs:
+            return []
+        from pytest_genai.report.gates import GateSpec, measure
+
+        self._settle()
+        cases = self.cases
+        self.gates = [
+            measure(suite, GateSpec.model_validate(spec), cases)
+            for suite, specs in sorted(self._gate_specs.items())
+            for spec in specs
+        ]
+        return self.gates
 
     @property
     def cases(self) -> list[CaseResult]:
@@ -346,6 +369,7 @@ class GenaiSession:
             ),
             totals=totals,
             summaries=summaries,
+            gates=self.gates,
             cases=self.cases,
         )
         write_atomic(path, report.model_dump_json(indent=2) + "\n")
@@ -357,7 +381,12 @@ class GenaiSession:
         from pytest_genai.report.table import render, totals_line
 
         summaries, totals = self.aggregates()
-        return [render(summaries, "plain"), totals_line(totals)]
+        lines = [render(summaries, "plain"), totals_line(totals)]
+        for gate in self.gates:
+            lines.append(
+                f"gate {'PASSED' if gate.passed else 'FAILED'} {gate.suite}: {gate.describe()}"
+            )
+        return lines
 
 
 def _iso(timestamp: float) -> str:

@@ -25,8 +25,8 @@ from pytest_genai.datasets.model import Case
 from pytest_genai.errors import DatasetError
 
 MARKER = "genai_eval"
-OPTIONS = ("dataset", "scorers", "id_field")
-PLANNED = ("thresholds", "repeats", "pass_rule", "sample")
+OPTIONS = ("dataset", "scorers", "id_field", "thresholds")
+PLANNED = ("repeats", "pass_rule", "sample")
 """Marker options of the dataset feature that this version does not have yet."""
 
 
@@ -37,6 +37,8 @@ class EvalOptions:
     dataset: DatasetSource
     scorers: tuple[Any, ...] = ()
     id_field: str = "id"
+    gates: tuple[Any, ...] = ()
+    """The `thresholds`, as `GateSpec`s: with any, cases do not fail on their scores."""
 
     @classmethod
     def from_marker(cls, marker: pytest.Mark) -> EvalOptions:
@@ -63,7 +65,12 @@ class EvalOptions:
         scorers = kwargs.get("scorers", ())
         if not isinstance(scorers, (list, tuple)):
             scorers = (scorers,)
-        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"))
+        gates: tuple[Any, ...] = ()
+        if "thresholds" in kwargs:
+            from pytest_genai.report.gates import parse_thresholds
+
+            gates = tuple(parse_thresholds(kwargs["thresholds"]))
+        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"), gates)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +90,15 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
         else:
             cases = load_dataset(options.dataset, id_field=options.id_field)
         try:
-            _check_scorers(metafunc.config, options.scorers)
+            names = _check_scorers(metafunc.config, options.scorers)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"scorers=: {exc}") from None
+        unknown = [g.scorer for g in options.gates if g.scorer not in names]
+        if unknown:
+            raise ValueError(
+                f"thresholds= names {unknown[0]!r}, which is not one of the marker's scorers "
+                f"({', '.join(names) or 'none'})"
+            )
         params = [pytest.param(c, id=c.id, marks=_tag_marks(metafunc.config, c)) for c in cases]
     except (DatasetError, ValueError, TypeError) as exc:
         params = [pytest.param(BrokenDataset(str(exc)), id="dataset-error")]
@@ -114,17 +127,18 @@ def _load_file(metafunc: pytest.Metafunc, options: EvalOptions) -> list[Case]:
         raise
 
 
-def _check_scorers(config: pytest.Config, specs: Iterable[Any]) -> None:
-    """Unknown scorer names are found at collection (the test then errors), not case by case."""
+def _check_scorers(config: pytest.Config, specs: Iterable[Any]) -> list[str]:
+    """Unknown scorer names are found at collection (the test then errors), not case by case.
+    Returns the scorers' names."""
     from pytest_genai.scoring.registry import resolve_scorers
     from pytest_genai.session import get_session
 
     specs = list(specs)
     if not specs:  # the test scores for itself (assert_scored, genai.score)
-        return
+        return []
     session = get_session(config)
     registered = session.registered_scorers if session is not None else {}
-    resolve_scorers(specs, registered)
+    return [s.name for s in resolve_scorers(specs, registered)]
 
 
 _NOT_NAME = re.compile(r"\W+")
@@ -228,4 +242,26 @@ def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
         return []
     registered = session.registered_scorers if session is not None else {}
     scorers = resolve_scorers(list(options.scorers), registered)
-    return check(scorers, session, outputs, case.inputs, case.expectations, None)
+    gated = bool(options.gates)  # the suite's gates decide, not each case
+    return check(
+        scorers, session, outputs, case.inputs, case.expectations, None, fail_on_scores=not gated
+    )
+
+
+GATES_ATTR = "genai_gates"
+"""The teardown-report attribute of a gated case: its suite's gate specs, for the controller."""
+
+
+def gates_of(item: pytest.Item) -> list[dict[str, Any]] | None:
+    """The gate specs of a gated `genai_eval` test (as plain data), else None."""
+    marker = item.get_closest_marker(MARKER)
+    if marker is None or "thresholds" not in marker.kwargs:
+        return None
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and isinstance(callspec.params.get("case"), BrokenDataset):
+        return None  # its error fails the run already; there is nothing to measure
+    try:
+        options = EvalOptions.from_marker(marker)
+    except ValueError:
+        return None  # reported on the test itself
+    return [g.model_dump() for g in options.gates]

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from pytest_genai.report.aggregate import ScorerSummary, Totals
+from pytest_genai.report.gates import Gate
 from pytest_genai.results import CaseResult
 from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
 
@@ -45,6 +46,7 @@ class Report(BaseModel):
     run: RunInfo
     totals: Totals
     summaries: list[ScorerSummary]
+    gates: list[Gate] = []
     cases: list[CaseResult]
 
 

@@ -261,3 +261,104 @@ def test_a_marker_without_scorers_leaves_scoring_to_the_test(pytester: pytest.Py
     result = pytester.runpytest()
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*test_app.py::test_own_scoring*exact_match*2*2*"])
+
+
+GATED = """
+import pytest
+
+CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Lisbon", "Peru": "Lima"}
+
+@pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected", "similarity"],
+                        thresholds={"equals_expected": LENIENT, "similarity": {"mean": 0.5}})
+def test_lenient(case):
+    return CAPITALS[case.inputs["q"]]
+
+@pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"],
+                        thresholds={"equals_expected": 0.9})
+def test_strict(case):
+    if case.inputs["q"] == "Peru":
+        raise RuntimeError("the app crashed")
+    return CAPITALS[case.inputs["q"]]
+"""
+
+
+def test_gates_decide_the_suite_not_each_case(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(test_app=GATED.replace("LENIENT", "0.7"))
+    result = pytester.runpytest("--junitxml=junit.xml", "--genai-report=r.json", "-rA", *xdist_args)
+    # the lenient suite's cases pass (its Spain case only counts against the gate); the strict
+    # suite's crash is an error of its own, and counts against its gate
+    result.assert_outcomes(passed=4 + 3 + 2, failed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*gate PASSED test_app.py::test_lenient: equals_expected pass rate 75.0% (95% CI "
+            "30.1%-95.4%) over 4 cases, needs >= 70.0%",
+            "*gate PASSED test_app.py::test_lenient: similarity mean *",
+            "*gate FAILED test_app.py::test_strict: equals_expected pass rate 50.0% * over 4 "
+            "cases, needs >= 90.0%",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["FAILED test_app.py::test_strict[[]genai-gate:equals_expected>=0.90[]] - quality*"]
+    )
+    junit = (pytester.path / "junit.xml").read_text()
+    assert 'name="test_lenient[genai-gate:equals_expected&gt;=0.70]"' in junit
+    assert 'name="test_strict[genai-gate:equals_expected&gt;=0.90]"' in junit
+    gates = json.loads((pytester.path / "r.json").read_text())["gates"]
+    assert [(g["suite"], g["scorer"], g["statistic"], g["passed"]) for g in gates] == [
+        ("test_app.py::test_lenient", "equals_expected", "pass_rate", True),
+        ("test_app.py::test_lenient", "similarity", "mean", True),
+        ("test_app.py::test_strict", "equals_expected", "pass_rate", False),
+    ]
+    assert gates[2]["value"] == 0.5 and gates[2]["cases"] == 4
+
+
+def test_a_run_whose_gates_pass_exits_zero(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"],
+                                thresholds={"equals_expected": 0.5})
+        def test_lenient(case):
+            return "Paris"  # right once in four: a pass rate of 25%
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    pytester.makepyfile(
+        test_app=pytester.path.joinpath("test_app.py").read_text().replace("0.5}", "0.25}")
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=5)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ('{"correctness": 0.9}', "thresholds= names 'correctness', which is not one of"),
+        ('{"equals_expected": 1.5}', "a pass rate is between 0 and 1"),
+        ('{"equals_expected": {"median": 0.5}}', "use a number, {'pass_rate': x} or"),
+        ("0.9", "thresholds= takes a mapping of scorer names"),
+    ],
+)
+def test_bad_thresholds(pytester: pytest.Pytester, thresholds: str, message: str) -> None:
+    write_dataset(pytester, CASES[:1])
+    pytester.makepyfile(
+        test_app=f"""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"],
+                                thresholds={thresholds})
+        def test_x(case):
+            return "Paris"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    assert message in result.stdout.str()
