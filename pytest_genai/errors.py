@@ -51,13 +51,17 @@ class DatasetError(Exception):
         line: int | None = None,
         case: str | None = None,
         fix: str | None = None,
+        item: int | None = None,
     ) -> None:
         self.source = source
         self.problem = problem
         self.line = line
         self.case = case
         self.fix = fix
+        self.item = item
         where = f"{source}:{line}" if line is not None else source
+        if line is None and item is not None:
+            where += f" item {item}"
         if case is not None:
             where += f" (case {case!r})"
         text = f"{where}: {problem}"

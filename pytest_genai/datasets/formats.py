@@ -24,6 +24,10 @@ DatasetSource = str | Path | Iterable[Any] | Callable[[], Iterable[Any]]
 
 FORMATS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
 YAML_HINT = "pip install 'pytest-genai[yaml]'"
+_SHAPES_FIX = (
+    "expectations.expected_facts is a list of strings, guidelines a string or a list of them, "
+    'expected_tool_calls a list of {"name": ...} objects, tags a list of names or a mapping'
+)
 _INPUTS_FIX = 'every case needs an "inputs" object, e.g. {"inputs": {"question": "..."}}'
 
 
@@ -41,13 +45,17 @@ def load_dataset(
         path = Path(source)
         if not path.is_absolute() and base is not None:
             path = base / path
-        return build_cases(read_file(path), str(source), id_field)
+        return build_cases(read_file(path, id_field), str(source), id_field)
     name = getattr(source, "__name__", None) or type(source).__name__
     if callable(source):
         try:
             produced = source()
         except Exception as exc:
-            raise DatasetError(f"dataset {name}()", f"raised {type(exc).__name__}: {exc}") from exc
+            raise DatasetError(
+                f"dataset {name}()",
+                f"raised {type(exc).__name__}: {exc}",
+                fix="fix the function, or give the cases as a list or a file",
+            ) from exc
         return build_cases(_numbered(produced, f"dataset {name}()"), f"dataset {name}()", id_field)
     return build_cases(_numbered(source, f"dataset {name}"), f"dataset {name}", id_field)
 
@@ -59,28 +67,37 @@ def _numbered(rows: Any, source: str) -> Iterator[Row]:
             f"expected an iterable of cases, got {type(rows).__name__}",
             fix="return a list of case dicts (or Case objects)",
         )
-    for row in rows:
+    iterator = iter(rows)
+    while True:
+        try:
+            row = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:  # a generator that fails while producing its cases
+            raise DatasetError(
+                source,
+                f"raised {type(exc).__name__}: {exc}",
+                fix="fix the code that produces the cases",
+            ) from exc
         yield None, row
 
 
 def build_cases(rows: Iterable[Row], source: str, id_field: str = "id") -> list[Case]:
     """Cases from raw rows, checked: ids unique, at least one case."""
     cases: list[Case] = []
-    seen: dict[str, int | None] = {}
+    seen: dict[str, str] = {}
     for index, (line, row) in enumerate(rows):
-        where = line if line is not None else None
-        case = to_case(row, source, where, index, id_field)
+        case = to_case(row, source, line, index, id_field)
         if case.id in seen:
-            first = seen[case.id]
-            before = f" (first on line {first})" if first is not None else ""
             raise DatasetError(
                 source,
-                f"duplicate case id {case.id!r}{before}",
+                f"duplicate case id {case.id!r} (first {seen[case.id]})",
                 line=line,
                 case=case.id,
                 fix="give every case its own id",
+                item=None if line is not None else index,
             )
-        seen[case.id] = line
+        seen[case.id] = f"on line {line}" if line is not None else f"as item {index}"
         cases.append(case)
     if not cases:
         raise DatasetError(source, "the dataset has no cases", fix="add at least one case")
@@ -91,19 +108,21 @@ def to_case(row: Any, source: str, line: int | None, index: int, id_field: str) 
     """One row as a `Case`, or a `DatasetError` saying where and why not."""
     if isinstance(row, Case):
         return row
-    label = None if line is not None else f"item {index}"
+    item = None if line is not None else index
     if not isinstance(row, dict):
         raise DatasetError(
             source,
             f"a case must be an object, got {type(row).__name__}",
             line=line,
-            case=label,
             fix=_INPUTS_FIX,
+            item=item,
         )
     raw_id = row.get(id_field)
     case_id = str(raw_id) if raw_id not in (None, "") else content_id(row)
     if "inputs" not in row:
-        raise DatasetError(source, "missing 'inputs'", line=line, case=case_id, fix=_INPUTS_FIX)
+        raise DatasetError(
+            source, "missing 'inputs'", line=line, case=case_id, fix=_INPUTS_FIX, item=item
+        )
     if not isinstance(row["inputs"], dict):
         raise DatasetError(
             source,
@@ -111,6 +130,7 @@ def to_case(row: Any, source: str, line: int | None, index: int, id_field: str) 
             line=line,
             case=case_id,
             fix=_INPUTS_FIX,
+            item=item,
         )
     allowed = {*ROW_FIELDS, id_field}
     unknown = sorted(k for k in row if k not in allowed)
@@ -122,6 +142,7 @@ def to_case(row: Any, source: str, line: int | None, index: int, id_field: str) 
             case=case_id,
             fix=f"a case has {', '.join(repr(f) for f in ROW_FIELDS)} (put other data in "
             "'metadata')",
+            item=item,
         )
     fields = {k: v for k, v in row.items() if k in ROW_FIELDS and k != "id" and v is not None}
     try:
@@ -130,13 +151,15 @@ def to_case(row: Any, source: str, line: int | None, index: int, id_field: str) 
         problem = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise DatasetError(source, problem, line=line, case=case_id) from None
+        raise DatasetError(
+            source, problem, line=line, case=case_id, fix=_SHAPES_FIX, item=item
+        ) from None
 
 
 # -- files --------------------------------------------------------------------------------------
 
 
-def read_file(path: Path) -> Iterator[Row]:
+def read_file(path: Path, id_field: str = "id") -> Iterator[Row]:
     """The raw rows of a dataset file, with their line numbers."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -157,12 +180,12 @@ def read_file(path: Path) -> Iterator[Row]:
     if suffix == ".json":
         return _json(path)
     if suffix == ".csv":
-        return _csv(path)
+        return _csv(path, id_field)
     return _yaml(path)
 
 
 def _jsonl(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8-sig") as lines:
         for number, text in enumerate(lines, 1):
             if not text.strip():
                 continue
@@ -179,11 +202,16 @@ def _jsonl(path: Path) -> Iterator[Row]:
 
 
 def _json(path: Path) -> Iterator[Row]:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DatasetError(str(path), f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+        raise DatasetError(
+            str(path),
+            f"not valid JSON: {exc.msg}",
+            line=exc.lineno,
+            fix="correct the JSON syntax there (a missing comma or quote is common)",
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("cases"), list):
         start = text.index("[", _key_offset(text, "cases"))
     elif isinstance(data, list):
@@ -198,15 +226,19 @@ def _json(path: Path) -> Iterator[Row]:
 
 
 def _key_offset(text: str, key: str) -> int:
+    """Where the value of the top-level `key` starts (its last occurrence, as `json.loads`
+    keeps the last of repeated keys)."""
     decoder = json.JSONDecoder()
-    position = text.index("{") + 1
-    while True:
-        position = _skip(text, position, ",")
+    position = _skip(text, text.index("{") + 1, "")
+    found = -1
+    while position < len(text) and text[position] != "}":
         name, position = decoder.raw_decode(text, position)
         position = _skip(text, position, ":")
         if name == key:
-            return position
+            found = position
         _, position = decoder.raw_decode(text, position)
+        position = _skip(text, position, ",")
+    return found
 
 
 def _array_items(text: str, start: int) -> Iterator[Row]:
@@ -226,16 +258,21 @@ def _skip(text: str, position: int, separator: str) -> int:
     return position
 
 
-def _csv(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8", newline="") as handle:
+def _csv(path: Path, id_field: str = "id") -> Iterator[Row]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames:
             return
+        ended = reader.line_num  # the header's last line
         for record in reader:
-            yield reader.line_num, _csv_row(record, str(path), reader.line_num)
+            start = ended + 1  # a quoted cell may span lines: the record starts after the last
+            ended = reader.line_num
+            yield start, _csv_row(record, str(path), start, id_field)
 
 
-def _csv_row(record: dict[str, str | None], source: str, line: int) -> dict[str, Any]:
+def _csv_row(
+    record: dict[str, str | None], source: str, line: int, id_field: str = "id"
+) -> dict[str, Any]:
     """A CSV record as a row: `inputs.x` / `expectations.x` / `metadata.x` columns nest, `id`,
     `tags` and whole-object `inputs` / `expectations` / `metadata` columns are taken as they
     are, any other column is an input. Cells starting with `[` or `{` are JSON."""
@@ -244,18 +281,24 @@ def _csv_row(record: dict[str, str | None], source: str, line: int) -> dict[str,
         if column is None or cell is None or cell == "":
             continue
         value = _cell(cell, source, line, column)
-        if column == "id":
-            row["id"] = cell
+        if column in ("id", id_field):
+            row[column] = cell
         elif column == "tags":
             row["tags"] = value if not isinstance(value, str) else _split_tags(value)
         elif column in ("inputs", "expectations", "metadata"):
-            row[column] = value
+            if not isinstance(value, dict):
+                raise DatasetError(
+                    source,
+                    f"column {column!r} must hold a JSON object, got {cell[:40]!r}",
+                    line=line,
+                    fix=f"write it as {{...}}, or use {column}.<name> columns",
+                )
+            row.setdefault(column, {}).update(value)
         else:
             section, dot, key = column.partition(".")
-            if dot and section in ("inputs", "expectations", "metadata"):
-                row.setdefault(section, {})[key] = value
-            else:
-                row.setdefault("inputs", {})[column] = value
+            if not (dot and section in ("inputs", "expectations", "metadata")):
+                section, key = "inputs", column
+            row.setdefault(section, {})[key] = value
     return row
 
 
@@ -284,7 +327,7 @@ def _yaml(path: Path) -> Iterator[Row]:
         raise DatasetError(
             str(path), "YAML datasets need PyYAML, which is not installed", fix=YAML_HINT
         ) from None
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -294,10 +337,11 @@ def _yaml(path: Path) -> Iterator[Row]:
             str(path),
             f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
             line=mark.line + 1 if mark is not None else None,
+            fix="correct the YAML there; only plain YAML is read (no !!python tags)",
         ) from None
     items_node = node
     if isinstance(data, dict) and isinstance(data.get("cases"), list):
-        items_node = next(v for k, v in node.value if k.value == "cases")
+        items_node = [v for k, v in node.value if k.value == "cases"][-1]  # the last wins
         data = data["cases"]
     elif not isinstance(data, list):
         raise DatasetError(

@@ -36,6 +36,13 @@ class Case(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     repeat: int = 0
 
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("tags must be a list of names or a mapping, not a string")
+        return value
+
     @field_validator("expectations")
     @classmethod
     def _reserved_shapes(cls, value: dict[str, Any]) -> dict[str, Any]:

@@ -168,12 +168,22 @@ def load_error(source: Any, **kwargs: Any) -> DatasetError:
     return info.value
 
 
-def assert_at(err: DatasetError, source: Path | str, line: int | None, case: str | None) -> None:
-    """The error names the source, the line and the case, in its attributes and its text."""
+def assert_at(
+    err: DatasetError,
+    source: Path | str,
+    line: int | None,
+    case: str | None,
+    item: int | None = None,
+) -> None:
+    """The error names the source, the line (or item, without lines) and the case, in its
+    attributes and its text."""
     assert err.source == str(source)
     assert err.line == line
     assert err.case == case
+    assert err.item == item
     where = f"{source}:{line}" if line is not None else str(source)
+    if line is None and item is not None:
+        where += f" item {item}"
     assert str(err).startswith(where + (f" (case {case!r})" if case is not None else "") + ": ")
 
 
@@ -482,8 +492,8 @@ def test_duplicate_content_without_ids(tmp_path: Path) -> None:
 
 def test_duplicate_ids_from_an_iterable() -> None:
     err = load_error([{"id": "a", "inputs": {}}, {"id": "a", "inputs": {"x": 1}}])
-    assert_at(err, "dataset list", None, "a")
-    assert err.problem == "duplicate case id 'a'"
+    assert_at(err, "dataset list", None, "a", item=1)
+    assert err.problem == "duplicate case id 'a' (first as item 0)"
 
 
 @pytest.mark.parametrize(
@@ -742,7 +752,7 @@ def test_list_of_case_objects_kept_as_they_are() -> None:
     assert cases == given
     assert cases[0] is given[0]
     err = load_error([*given, Case(id="x", inputs={"other": True})])
-    assert err.problem == "duplicate case id 'x'"
+    assert err.problem == "duplicate case id 'x' (first as item 0)"
 
 
 def test_mixed_dicts_and_cases() -> None:
@@ -767,7 +777,7 @@ def test_callable_errors_name_the_callable() -> None:
         return [{"id": "a", "inputs": {}}, {"id": "b"}]
 
     err = load_error(make_cases)
-    assert_at(err, "dataset make_cases()", None, "b")
+    assert_at(err, "dataset make_cases()", None, "b", item=1)
     assert err.problem == "missing 'inputs'"
 
 
@@ -812,7 +822,7 @@ def test_a_dict_is_not_a_dataset() -> None:
 
 def test_iterable_item_that_is_not_an_object_names_the_item() -> None:
     err = load_error([{"inputs": {}}, {"inputs": {"x": 1}}, 7])
-    assert_at(err, "dataset list", None, "item 2")
+    assert_at(err, "dataset list", None, None, item=2)
     assert err.problem == "a case must be an object, got int"
 
 
@@ -872,3 +882,24 @@ def test_case_defaults_and_tag_names() -> None:
     assert (case.expectations, case.tags, case.metadata, case.repeat) == ({}, [], {}, 0)
     assert Case(id="a", inputs={}, tags=["x", "y"]).tag_names == ["x", "y"]
     assert Case(id="a", inputs={}, tags={"topic": "billing"}).tag_names == ["topic"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "twice.json",
+            '{"cases": [{"id": "old", "inputs": {}}],\n "cases": [{"id": "new", "inputs": {}}]}',
+        ),
+        (
+            "twice.yaml",
+            "cases:\n  - id: old\n    inputs: {}\ncases:\n  - id: new\n    inputs: {}\n",
+        ),
+    ],
+)
+def test_a_repeated_cases_key_reads_the_last_as_the_parser_does(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert [c.id for c in load_dataset(path)] == ["new"]
