@@ -177,6 +177,18 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "sample",
+        "run a deterministic sample of N cases of each genai_eval dataset",
+        _parse_positive_int,
+        "N",
+    ),
+    Option(
+        "sample_seed",
+        "seed of --genai-sample (default: a new one each run, shown in the header)",
+        _parse_non_negative_int,
+        "SEED",
+    ),
+    Option(
         "tracing",
         "capture the OpenTelemetry spans each test emits (default: true)",
         _parse_bool,
@@ -210,6 +222,8 @@ class Settings:
     judge_retries: int = 3
     judge_concurrency: int = 4
     max_value_chars: int = 4000
+    sample: int | None = None
+    sample_seed: int | None = None
     tracing: bool = True
     capture_content: bool = True
     traces: Path | str | None = None

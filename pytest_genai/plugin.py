@@ -14,7 +14,7 @@ import pytest
 
 from pytest_genai.config import Settings, add_options
 from pytest_genai.current import PLUGIN_SCORED_KEY, enter, enter_fixture, leave_fixture
-from pytest_genai.session import JUDGE_ERROR_ATTR, SESSION_KEY, GenaiSession
+from pytest_genai.session import JUDGE_ERROR_ATTR, SAMPLE_SEED_KEY, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
     from pytest_genai.datasets.model import Case
@@ -108,6 +108,18 @@ DATASET_MARKER_HELP = (
 )
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say how datasets are sampled, and the seed that gives the same sample again."""
+    state = config.stash.get(SESSION_KEY, None)
+    if state is None or state.sample_seed is None:
+        return None
+    seed = state.sample_seed
+    return (
+        f"genai: a sample of {state.settings.sample} cases per dataset, seed {seed} "
+        f"(--genai-sample-seed={seed} picks the same cases)"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A `genai_eval` test becomes one test per case of its dataset."""
     marker = metafunc.definition.get_closest_marker(DATASET_MARKER)
@@ -185,6 +197,12 @@ class ControllerHooks:
         elif report.when not in ("setup", "call") and report.failed:
             # xdist reports a test that took its worker down this way; no teardown follows
             self.state.on_crash(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every xdist worker samples with the controller's seed."""
+        if self.state.sample_seed is not None:
+            node.workerinput[SAMPLE_SEED_KEY] = self.state.sample_seed
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -64,7 +64,23 @@ class GenaiSession:
         """Things that went wrong in reporting, shown at the end of the terminal summary."""
         self.tracing = TraceRun(settings, self.is_worker)
         self._gate_specs: dict[str, list[dict[str, Any]]] = {}
+        self.sample_seed = self._sample_seed()
         self.gates: list[Gate] = []
+
+    def _sample_seed(self) -> int | None:
+        """The seed of `--genai-sample`: given, or drawn once by the controller and handed to
+        every xdist worker (so that all of them pick the same cases)."""
+        if self.settings.sample is None:
+            return None
+        if self.is_worker:
+            seed = self.config.workerinput.get(SAMPLE_SEED_KEY)  # type: ignore[attr-defined]
+            if seed is not None:
+                return int(seed)
+        if self.settings.sample_seed is not None:
+            return self.settings.sample_seed
+        import random
+
+        return random.SystemRandom().randrange(2**32)
 
     # -- scorers ---------------------------------------------------------------------------------
 
@@ -394,6 +410,8 @@ def _iso(timestamp: float) -> str:
 
 
 SESSION_KEY = pytest.StashKey[GenaiSession]()
+SAMPLE_SEED_KEY = "genai_sample_seed"
+"""The `workerinput` key that carries the sampling seed to xdist workers."""
 
 
 def get_session(config: pytest.Config) -> GenaiSession | None:

@@ -25,8 +25,8 @@ from pytest_genai.datasets.model import Case
 from pytest_genai.errors import DatasetError
 
 MARKER = "genai_eval"
-OPTIONS = ("dataset", "scorers", "id_field", "thresholds")
-PLANNED = ("repeats", "pass_rule", "sample")
+OPTIONS = ("dataset", "scorers", "id_field", "thresholds", "sample")
+PLANNED = ("repeats", "pass_rule")
 """Marker options of the dataset feature that this version does not have yet."""
 
 
@@ -39,6 +39,7 @@ class EvalOptions:
     id_field: str = "id"
     gates: tuple[Any, ...] = ()
     """The `thresholds`, as `GateSpec`s: with any, cases do not fail on their scores."""
+    sample: int | None = None
 
     @classmethod
     def from_marker(cls, marker: pytest.Mark) -> EvalOptions:
@@ -70,7 +71,12 @@ class EvalOptions:
             from pytest_genai.report.gates import parse_thresholds
 
             gates = tuple(parse_thresholds(kwargs["thresholds"]))
-        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"), gates)
+        sample = kwargs.get("sample")
+        if sample is not None and (
+            isinstance(sample, bool) or not isinstance(sample, int) or sample < 1
+        ):
+            raise ValueError(f"genai_eval sample= takes a positive whole number, got {sample!r}")
+        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"), gates, sample)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,12 +105,30 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
                 f"thresholds= names {unknown[0]!r}, which is not one of the marker's scorers "
                 f"({', '.join(names) or 'none'})"
             )
+        cases = _sampled(metafunc, options, cases)
         params = [pytest.param(c, id=c.id, marks=_tag_marks(metafunc.config, c)) for c in cases]
     except (DatasetError, ValueError, TypeError) as exc:
         params = [pytest.param(BrokenDataset(str(exc)), id="dataset-error")]
     if "case" not in metafunc.fixturenames:
         metafunc.fixturenames.append("case")
     metafunc.parametrize("case", params, indirect=True)
+
+
+def _sampled(metafunc: pytest.Metafunc, options: EvalOptions, cases: list[Case]) -> list[Case]:
+    """A deterministic sample of the cases, in file order: the same for a seed, a test and a
+    dataset on every worker (`--genai-sample` for all datasets, `sample=` for one)."""
+    from pytest_genai.session import get_session
+
+    session = get_session(metafunc.config)
+    size = options.sample or (session.settings.sample if session is not None else None)
+    if size is None or size >= len(cases):
+        return cases
+    import random
+
+    seed = session.sample_seed if session is not None else None
+    chooser = random.Random(f"{seed or 0}:{metafunc.definition.nodeid}")
+    keep = sorted(chooser.sample(range(len(cases)), size))
+    return [cases[i] for i in keep]
 
 
 def _load_file(metafunc: pytest.Metafunc, options: EvalOptions) -> list[Case]:

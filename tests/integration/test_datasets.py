@@ -362,3 +362,61 @@ def test_bad_thresholds(pytester: pytest.Pytester, thresholds: str, message: str
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     assert message in result.stdout.str()
+
+
+MANY = [{"id": f"c{i:02d}", "inputs": {"q": str(i)}} for i in range(30)]
+
+
+def test_sampling_picks_the_same_cases_for_a_seed_on_every_worker(
+    pytester: pytest.Pytester,
+) -> None:
+    write_dataset(pytester, MANY)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl")
+        def test_all(case):
+            print("RAN", case.id)
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", sample=3)
+        def test_three(case):
+            print("RAN", case.id)
+        """
+    )
+
+    def ran(*args: str) -> list[str]:
+        result = pytester.runpytest("-v", *args)
+        assert result.ret == 0, result.stdout.str()
+        passed = [line.split("::")[-1].split()[0] for line in result.outlines if "PASSED" in line]
+        return sorted(passed)
+
+    one = ran("--genai-sample=5", "--genai-sample-seed=42")
+    assert len(one) == 5 + 3
+    assert ran("--genai-sample=5", "--genai-sample-seed=42", "-n", "2") == one
+    other = ran("--genai-sample=5", "--genai-sample-seed=43")
+    assert other != one
+    result = pytester.runpytest("--genai-sample=5")
+    result.stdout.re_match_lines(
+        [r"genai: a sample of 5 cases per dataset, seed (\d+) \(--genai-sample-seed=\1 .*\)"]
+    )
+    unsampled = pytester.runpytest("--collect-only", "-q")
+    assert "33 tests collected" in unsampled.stdout.str()
+
+
+def test_a_bad_sample_size(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, MANY[:2])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", sample=0)
+        def test_x(case):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*sample= takes a positive whole number, got 0*"])
+    result = pytester.runpytest("--genai-sample=none")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
