@@ -177,6 +177,12 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "repeats",
+        "run each case of every genai_eval dataset N times (a marker's repeats= wins)",
+        _parse_positive_int,
+        "N",
+    ),
+    Option(
         "sample",
         "run a deterministic sample of N cases of each genai_eval dataset",
         _parse_positive_int,
@@ -222,6 +228,7 @@ class Settings:
     judge_retries: int = 3
     judge_concurrency: int = 4
     max_value_chars: int = 4000
+    repeats: int | None = None
     sample: int | None = None
     sample_seed: int | None = None
     tracing: bool = True

@@ -162,11 +162,19 @@ def pytest_runtest_makereport(
 
         shorten(item, call, report)
     elif report.when == "teardown" and item.get_closest_marker(DATASET_MARKER) is not None:
-        from pytest_genai.datasets.collect import GATES_ATTR, gates_of
+        from pytest_genai.datasets.collect import (
+            GATES_ATTR,
+            REPEATS_ATTR,
+            gates_of,
+            pass_rule_of,
+        )
 
         gates = gates_of(item)
         if gates:
             setattr(report, GATES_ATTR, gates)
+        rule = pass_rule_of(item)
+        if rule is not None:
+            setattr(report, REPEATS_ATTR, rule)
     item.config.stash[SESSION_KEY].on_phase(item, call, report)
     return report
 
@@ -218,12 +226,14 @@ class ControllerHooks:
         written. A missed gate fails the run; a report that can't be written fails it with
         exit code 4 rather than going missing.
         """
+        repeated = self.state.decide_repeated()
         gates = self.state.evaluate_gates()
-        if gates:
-            from pytest_genai.report.gate_reports import log_gates
+        if repeated or gates:
+            from pytest_genai.report.gate_reports import log_results
 
-            log_gates(session.config, gates)
-            if not all(g.passed for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+            log_results(session.config, repeated, gates)
+            missed = not all(g.passed for g in gates) or not all(r.passed for r in repeated)
+            if missed and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not self.state.finish(int(session.exitstatus)) and (
             session.exitstatus == pytest.ExitCode.OK

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.report.aggregate import ScorerSummary, Totals
     from pytest_genai.report.gates import Gate
+    from pytest_genai.report.repeats import RepeatedCase
     from pytest_genai.results import CaseResult
     from pytest_genai.scoring.base import Scorer
 
@@ -64,6 +65,8 @@ class GenaiSession:
         """Things that went wrong in reporting, shown at the end of the terminal summary."""
         self.tracing = TraceRun(settings, self.is_worker)
         self._gate_specs: dict[str, list[dict[str, Any]]] = {}
+        self._pass_rules: dict[str, str] = {}
+        self.repeated: list[RepeatedCase] = []
         self.sample_seed = self._sample_seed()
         self.gates: list[Gate] = []
 
@@ -218,10 +221,15 @@ class GenaiSession:
             return
         self.tracing.on_report(report)
         gates = getattr(report, "genai_gates", None)
-        if gates is not None:
+        rule = getattr(report, "genai_repeats", None)
+        if gates is not None or rule is not None:
             from pytest_genai.outcome import split_nodeid
 
-            self._gate_specs.setdefault(split_nodeid(report.nodeid)[0], gates)
+            suite = split_nodeid(report.nodeid)[0]
+            if gates is not None:
+                self._gate_specs.setdefault(suite, gates)
+            if rule is not None:
+                self._pass_rules.setdefault(suite, rule)
         payload = getattr(report, REPORT_ATTR, None)
         if payload is None:
             outcome = getattr(report, IMPLICIT_ATTR, None)
@@ -275,6 +283,16 @@ class GenaiSession:
                 self.add_case(CaseResult.model_validate(outcome))
         self._implicit.clear()
         self._aggregates = None
+
+    def decide_repeated(self) -> list[RepeatedCase]:
+        """Decide every repeated case by its pass rule over its runs (controller, at the end)."""
+        if not self._pass_rules:
+            return []
+        from pytest_genai.report.repeats import decide_cases
+
+        self._settle()
+        self.repeated = decide_cases(self._pass_rules, self.cases)
+        return self.repeated
 
     def evaluate_gates(self) -> list[Gate]:
         """Measure every gated suite's gates over its cases (controller, after all reported)."""
@@ -386,6 +404,7 @@ class GenaiSession:
             totals=totals,
             summaries=summaries,
             gates=self.gates,
+            repeated_cases=self.repeated,
             cases=self.cases,
         )
         write_atomic(path, report.model_dump_json(indent=2) + "\n")
@@ -398,6 +417,15 @@ class GenaiSession:
 
         summaries, totals = self.aggregates()
         lines = [render(summaries, "plain"), totals_line(totals)]
+        for suite in sorted({r.suite for r in self.repeated}):
+            mine = [r for r in self.repeated if r.suite == suite]
+            passed = sum(r.passed for r in mine)
+            lines.append(
+                f"repeats {suite}: {passed} of {len(mine)} cases passed by pass rule "
+                f"{mine[0].rule!r}"
+            )
+            for flaky in (r for r in mine if r.flaky):
+                lines.append(f"  flaky {flaky.case_id}: {flaky.describe()}")
         for gate in self.gates:
             lines.append(
                 f"gate {'PASSED' if gate.passed else 'FAILED'} {gate.suite}: {gate.describe()}"

@@ -25,8 +25,8 @@ from pytest_genai.datasets.model import Case
 from pytest_genai.errors import DatasetError
 
 MARKER = "genai_eval"
-OPTIONS = ("dataset", "scorers", "id_field", "thresholds", "sample")
-PLANNED = ("repeats", "pass_rule")
+OPTIONS = ("dataset", "scorers", "id_field", "thresholds", "sample", "repeats", "pass_rule")
+PLANNED: tuple[str, ...] = ()
 """Marker options of the dataset feature that this version does not have yet."""
 
 
@@ -40,6 +40,8 @@ class EvalOptions:
     gates: tuple[Any, ...] = ()
     """The `thresholds`, as `GateSpec`s: with any, cases do not fail on their scores."""
     sample: int | None = None
+    repeats: int | None = None
+    pass_rule: str = "all"
 
     @classmethod
     def from_marker(cls, marker: pytest.Mark) -> EvalOptions:
@@ -76,7 +78,32 @@ class EvalOptions:
             isinstance(sample, bool) or not isinstance(sample, int) or sample < 1
         ):
             raise ValueError(f"genai_eval sample= takes a positive whole number, got {sample!r}")
-        return cls(kwargs["dataset"], tuple(scorers), kwargs.get("id_field", "id"), gates, sample)
+        repeats = kwargs.get("repeats")
+        if repeats is not None and (
+            isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1
+        ):
+            raise ValueError(f"genai_eval repeats= takes a positive whole number, got {repeats!r}")
+        from pytest_genai.report.repeats import check_rule
+
+        pass_rule = check_rule(str(kwargs.get("pass_rule", "all")))
+        return cls(
+            kwargs["dataset"],
+            tuple(scorers),
+            kwargs.get("id_field", "id"),
+            gates,
+            sample,
+            repeats,
+            pass_rule,
+        )
+
+    def runs(self, config: pytest.Config) -> int:
+        """How many times each case runs (the marker's `repeats`, else `--genai-repeats`)."""
+        if self.repeats is not None:
+            return self.repeats
+        from pytest_genai.session import get_session
+
+        session = get_session(config)
+        return (session.settings.repeats if session is not None else None) or 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +133,19 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
                 f"({', '.join(names) or 'none'})"
             )
         cases = _sampled(metafunc, options, cases)
-        params = [pytest.param(c, id=c.id, marks=_tag_marks(metafunc.config, c)) for c in cases]
+        runs = options.runs(metafunc.config)
+        if runs == 1:
+            params = [pytest.param(c, id=c.id, marks=_tag_marks(metafunc.config, c)) for c in cases]
+        else:  # each run its own test: `paris-r1`, `paris-r2`, ...
+            params = [
+                pytest.param(
+                    c.model_copy(update={"repeat": k}),
+                    id=f"{c.id}-r{k}",
+                    marks=_tag_marks(metafunc.config, c),
+                )
+                for c in cases
+                for k in range(1, runs + 1)
+            ]
     except (DatasetError, ValueError, TypeError) as exc:
         params = [pytest.param(BrokenDataset(str(exc)), id="dataset-error")]
     if "case" not in metafunc.fixturenames:
@@ -266,10 +305,27 @@ def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
         return []
     registered = session.registered_scorers if session is not None else {}
     scorers = resolve_scorers(list(options.scorers), registered)
-    gated = bool(options.gates)  # the suite's gates decide, not each case
+    # the suite's gates, or the pass rule over a case's runs, decide; not each run on its own
+    gated = bool(options.gates) or case.repeat > 0
     return check(
         scorers, session, outputs, case.inputs, case.expectations, None, fail_on_scores=not gated
     )
+
+
+REPEATS_ATTR = "genai_repeats"
+"""The teardown-report attribute of a run of a repeated case: its suite's pass rule."""
+
+
+def pass_rule_of(item: pytest.Item) -> str | None:
+    """The pass rule of a run of a repeated case, else None."""
+    case = getattr(item, "funcargs", {}).get("case")
+    if not isinstance(case, Case) or case.repeat == 0:
+        return None
+    marker = item.get_closest_marker(MARKER)
+    try:
+        return EvalOptions.from_marker(marker).pass_rule if marker is not None else None
+    except ValueError:
+        return None
 
 
 GATES_ATTR = "genai_gates"

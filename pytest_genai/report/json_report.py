@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from pytest_genai.report.aggregate import ScorerSummary, Totals
 from pytest_genai.report.gates import Gate
+from pytest_genai.report.repeats import RepeatedCase
 from pytest_genai.results import CaseResult
 from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
 
@@ -47,6 +48,7 @@ class Report(BaseModel):
     totals: Totals
     summaries: list[ScorerSummary]
     gates: list[Gate] = []
+    repeated_cases: list[RepeatedCase] = []
     cases: list[CaseResult]
 
 

@@ -420,3 +420,71 @@ def test_a_bad_sample_size(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*sample= takes a positive whole number, got 0*"])
     result = pytester.runpytest("--genai-sample=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+REPEATED = """
+import pytest
+
+# a deterministic "flaky" app: the answer depends on the run
+WRONG_RUNS = {"paris": {2}, "rome": {1, 3}, "madrid": {1, 2, 3}}
+
+@pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"],
+                        repeats=3, pass_rule=RULE)
+def test_capitals(case):
+    if case.repeat in WRONG_RUNS.get(case.id, set()):
+        return "wrong"
+    return case.expectations["expected_response"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("rule", "failing"),
+    [
+        ("all", {"paris", "rome", "madrid"}),
+        ("any", {"madrid"}),
+        ("majority", {"rome", "madrid"}),
+        ("rate>=0.3", {"madrid"}),
+    ],
+)
+def test_repeats_and_pass_rules(
+    pytester: pytest.Pytester, rule: str, failing: set[str], xdist_args: list[str]
+) -> None:
+    write_dataset(pytester, CASES[:3])
+    pytester.makepyfile(test_app=REPEATED.replace("RULE", repr(rule)))
+    result = pytester.runpytest("--genai-report=r.json", "-rA", *xdist_args)
+    # 9 runs pass on their own (their verdicts are the pass rule's to decide), then one result
+    # per case
+    result.assert_outcomes(passed=9 + 3 - len(failing), failed=len(failing))
+    for case in failing:
+        result.stdout.fnmatch_lines([f"FAILED test_app.py::test_capitals[[]{case}[]] - *"])
+    result.stdout.fnmatch_lines(
+        [f"*flaky paris: 2 of 3 runs passed (pass rule {rule!r}): r1 passed, r2 failed, r3 passed"]
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    decided = {r["case_id"]: r for r in report["repeated_cases"]}
+    assert {k for k, r in decided.items() if not r["passed"]} == failing
+    assert decided["rome"]["runs"] == ["rome-r1", "rome-r2", "rome-r3"]
+    assert decided["rome"]["run_passed"] == [False, True, False]
+
+
+def test_repeats_from_the_command_line_and_bad_rules(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:1])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"])
+        def test_ok(case):
+            return case.expectations["expected_response"]
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", repeats=2, pass_rule="best-of")
+        def test_bad_rule(case):
+            return 1
+        """
+    )
+    result = pytester.runpytest("--genai-repeats=4", "-v")
+    result.assert_outcomes(passed=4 + 1, errors=1)
+    result.stdout.fnmatch_lines(["*test_ok[[]paris-r4[]] PASSED*"])
+    assert "pass_rule='best-of': use 'all', 'any' (pass@k), 'majority' or 'rate>=x'" in (
+        result.stdout.str()
+    )

@@ -255,3 +255,32 @@ def test_judge_usage_counts() -> None:
     t = totals([case("a", answered, priced, unreadable, refused)])
     assert (t.judge_calls, t.judge_errors, t.input_tokens) == (3, 2, 9)
     assert (t.cost, t.unpriced_calls) == (0.5, 2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "passed", "runs", "expected"),
+    [
+        ("all", 3, 3, True),
+        ("all", 2, 3, False),
+        ("any", 1, 3, True),
+        ("any", 0, 3, False),
+        ("majority", 2, 3, True),
+        ("majority", 2, 4, False),
+        ("rate>=0.5", 2, 4, True),
+        ("rate>=0.75", 2, 4, False),
+        ("rate>=1", 4, 4, True),
+        ("all", 0, 0, False),
+    ],
+)
+def test_pass_rules(rule: str, passed: int, runs: int, expected: bool) -> None:
+    from pytest_genai.report.repeats import check_rule, decide
+
+    assert decide(check_rule(rule), passed, runs) is expected
+
+
+@pytest.mark.parametrize("rule", ["best", "rate>1.5", "rate>=2", "", "ALL"])
+def test_unknown_pass_rules(rule: str) -> None:
+    from pytest_genai.report.repeats import check_rule
+
+    with pytest.raises(ValueError, match="use 'all', 'any'"):
+        check_rule(rule)
