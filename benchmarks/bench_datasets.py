@@ -10,6 +10,9 @@ separate processes, interleaved, several runs each:
 Printed: wall time and peak RSS (the child's `ru_maxrss`) of each, medians, and the ratios.
 Targets: <= 1.5x time, <= 1.5x memory.
 
+Then `evaluate()` of 500 cases whose `predict_fn` takes 50 ms (a sleep, like waiting on a model)
+at `max_workers=16`, inside a pytest test, against the ideal 500 x 0.05 / 16 s. Target: <= 1.3x.
+
 Run from the repository root: `.venv/bin/python benchmarks/bench_datasets.py [--cases N]
 [--runs R]`. Generated files go under `benchmarks/_generated/datasets/`. The machine should
 otherwise be idle.
@@ -66,6 +69,42 @@ def write_project(cases: int) -> None:
                 out.write(json.dumps(row) + "\n")
 
 
+EVALUATE = """
+import time
+from pytest_genai import evaluate
+
+CASES = [{"id": f"c{i}", "inputs": {"question": f"q{i}"},
+          "expectations": {"expected_response": f"q{i}"}} for i in range(CASES_N)]
+
+def predict(question):
+    time.sleep(0.05)
+    return question
+
+def test_evaluate():
+    started = time.perf_counter()
+    result = evaluate(CASES, predict, ["equals_expected"], max_workers=16)
+    took = time.perf_counter() - started
+    assert result.metrics["equals_expected/pass_rate"] == 1.0
+    print("EVALUATE_SECONDS", took)
+"""
+
+
+def run_evaluate(cases: int) -> float:
+    folder = GENERATED / "evaluate"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_evaluate.py").write_text(EVALUATE.replace("CASES_N", str(cases)))
+    (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if "EVALUATE_SECONDS" in x)
+    return float(line.split()[-1])
+
+
 def collect(name: str) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one `--collect-only` run, in a child process."""
     folder = GENERATED / name
@@ -116,6 +155,12 @@ def main() -> None:
     for what, ratio in (("time", time_ratio), ("memory", memory_ratio)):
         verdict = "PASS" if ratio <= 1.5 else "MISS"
         print(f"  ours / plain {what}: {ratio:.2f}x (target <= 1.5) {verdict}")
+
+    ideal = 500 * 0.05 / 16
+    took = statistics.median(run_evaluate(500) for _ in range(options.runs))
+    verdict = "PASS" if took / ideal <= 1.3 else "MISS"
+    print(f"\nevaluate() of 500 cases, 50 ms each, max_workers=16 ({options.runs} runs, median)")
+    print(f"  {took:.2f} s vs ideal {ideal:.2f} s: {took / ideal:.2f}x (target <= 1.3) {verdict}")
 
 
 if __name__ == "__main__":

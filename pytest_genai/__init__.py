@@ -27,6 +27,8 @@ _EXPORTS = {
     "CaseRecorder": "pytest_genai.recording",
     "Settings": "pytest_genai.config",
     "load_dataset": "pytest_genai.datasets.formats",
+    "evaluate": "pytest_genai.datasets.evaluate",
+    "EvaluationResult": "pytest_genai.datasets.evaluate",
     "Case": "pytest_genai.datasets.model",
     "DatasetError": "pytest_genai.errors",
     "trace": "pytest_genai.tracing.api",
@@ -46,6 +48,7 @@ __all__ = [
     "CaseRecorder",
     "CaseResult",
     "DatasetError",
+    "EvaluationResult",
     "Feedback",
     "JudgeError",
     "LiveSpan",
@@ -60,6 +63,7 @@ __all__ = [
     "__version__",
     "assert_judged",
     "assert_scored",
+    "evaluate",
     "judges",
     "load_dataset",
     "make_judge",
@@ -72,6 +76,7 @@ __all__ = [
 if TYPE_CHECKING:
     from pytest_genai import judges, scorers
     from pytest_genai.config import Settings
+    from pytest_genai.datasets.evaluate import EvaluationResult, evaluate
     from pytest_genai.datasets.formats import load_dataset
     from pytest_genai.datasets.model import Case
     from pytest_genai.errors import DatasetError, JudgeError, ScorerError, ScoresFailed

@@ -48,6 +48,8 @@ class CaseRecorder:
         self.expectations: Any = None
         self._feedback: list[Feedback] = []
         self._lock = threading.Lock()
+        self.evaluated: list[CaseResult] = []
+        """Records of `evaluate()` calls in this test: cases of their own in the report."""
         self.scored_explicitly = False
         """A `genai_eval` test called `score()`: its return value is not scored again."""
 

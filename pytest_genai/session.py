@@ -37,6 +37,8 @@ REPORT_ATTR = "genai_case"
 JUDGE_ERROR_ATTR = "genai_judge_error"
 """Set on the call report of a test that failed because a judge gave no verdict."""
 JUDGE_THREAD_PREFIX = "genai-judge"
+EVALUATED_ATTR = "genai_evaluated"
+"""Carries the records of a test's `evaluate()` calls (a list of dicts) to the controller."""
 IMPLICIT_ATTR = "genai_outcome"
 """Carries the outcome (a dict) of a test that did not pass and never used pytest-genai."""
 
@@ -187,6 +189,15 @@ class GenaiSession:
         for key in (RECORDER_KEY, OUTCOME_KEY):
             if key in item.stash:
                 del item.stash[key]
+        if recorder is not None and recorder.evaluated:
+            if self.is_worker:
+                payloads = [
+                    c.model_dump(mode="json", exclude_defaults=True) for c in recorder.evaluated
+                ]
+                setattr(report, EVALUATED_ATTR, payloads)
+            else:
+                for evaluated in recorder.evaluated:
+                    self.add_case(evaluated)
         if recorder is None or not recorder.has_result():
             if outcome.outcome != "passed":
                 setattr(report, IMPLICIT_ATTR, outcome.as_dict())
@@ -220,6 +231,13 @@ class GenaiSession:
         if self.is_worker:
             return
         self.tracing.on_report(report)
+        evaluated = getattr(report, EVALUATED_ATTR, None)
+        if evaluated:
+            from pytest_genai.results import CaseResult
+
+            delattr(report, EVALUATED_ATTR)
+            for payload in evaluated:
+                self.add_case(CaseResult.model_validate(payload))
         gates = getattr(report, "genai_gates", None)
         rule = getattr(report, "genai_repeats", None)
         if gates is not None or rule is not None:

@@ -488,3 +488,51 @@ def test_repeats_from_the_command_line_and_bad_rules(pytester: pytest.Pytester) 
     assert "pass_rule='best-of': use 'all', 'any' (pass@k), 'majority' or 'rate>=x'" in (
         result.stdout.str()
     )
+
+
+EVALUATE = """
+import time
+from pytest_genai import evaluate, scorers
+
+CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Lisbon"}
+
+def app(q):
+    time.sleep(0.2)
+    if q == "Peru":
+        raise RuntimeError("no data for Peru")
+    return CAPITALS[q]
+
+def test_batch():
+    started = time.perf_counter()
+    result = evaluate("evals/qa.jsonl", app, ["equals_expected"], max_workers=4)
+    took = time.perf_counter() - started
+    assert took < 0.6, took  # 4 cases of 0.2 s each, at once: not 0.8 s one after another
+    assert [r.case_id for r in result.records][:3] == ["paris", "rome", "madrid"]
+    assert [r.outcome for r in result.records] == ["passed", "passed", "failed", "error"]
+    assert "no data for Peru" in result.records[3].error
+    assert result.metrics == {"equals_expected/pass_rate": 0.5}
+    assert [r.case_id for r in result.failed] == ["madrid", result.records[3].case_id]
+
+def test_thresholds():
+    evaluate("evals/qa.jsonl", app, ["equals_expected"], thresholds={"equals_expected": 0.9})
+"""
+
+
+def test_evaluate_runs_a_dataset_concurrently_and_joins_the_report(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    write_dataset(pytester, CASES)
+    pytester.makepyfile(test_app=EVALUATE)
+    result = pytester.runpytest("--genai-report=r.json", *xdist_args)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: 1 of 1 thresholds missed:",
+            "*equals_expected pass rate 50.0% * over 4 cases, needs >= 90.0%",
+        ]
+    )
+    cases = json.loads((pytester.path / "r.json").read_text())["cases"]
+    batch = [c for c in cases if c["suite"] == "test_app.py::test_batch"]
+    assert sorted(c["case_id"] for c in batch)[1:] == ["madrid", "paris", "rome"]
+    assert {c["nodeid"] for c in batch} >= {"test_app.py::test_batch[paris]"}
+    assert next(c for c in batch if c["case_id"] == "madrid")["outputs"] == "Lisbon"
