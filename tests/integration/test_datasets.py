@@ -536,3 +536,33 @@ def test_evaluate_runs_a_dataset_concurrently_and_joins_the_report(
     assert sorted(c["case_id"] for c in batch)[1:] == ["madrid", "paris", "rome"]
     assert {c["nodeid"] for c in batch} >= {"test_app.py::test_batch[paris]"}
     assert next(c for c in batch if c["case_id"] == "madrid")["outputs"] == "Lisbon"
+
+
+FORMATS = {
+    "qa.json": json.dumps({"cases": CASES[:2]}, indent=1),
+    "qa.csv": "id,q,expectations.expected_response,tags\n"
+    'paris,France,Paris,"[""geo"", ""easy""]"\nrome,Italy,Rome,geo\n',
+    "qa.yaml": "- id: paris\n  inputs: {q: France}\n  expectations: {expected_response: Paris}\n"
+    "  tags: [geo, easy]\n- id: rome\n  inputs:\n    q: Italy\n  expectations:\n"
+    "    expected_response: Rome\n  tags: [geo]\n",
+}
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_every_file_format_through_pytest(
+    pytester: pytest.Pytester, name: str, xdist_args: list[str]
+) -> None:
+    (pytester.path / "evals").mkdir()
+    (pytester.path / "evals" / name).write_text(FORMATS[name])
+    pytester.makepyfile(
+        test_app=f"""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/{name}", scorers=["equals_expected"])
+        def test_capitals(case):
+            return {{"France": "Paris", "Italy": "Rome"}}[case.inputs["q"]]
+        """
+    )
+    result = pytester.runpytest("-v", "-m", "geo", *xdist_args)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_capitals[[]paris[]] PASSED*"])
