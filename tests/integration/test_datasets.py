@@ -539,7 +539,7 @@ def test_evaluate_runs_a_dataset_concurrently_and_joins_the_report(
 
 
 FORMATS = {
-    "qa.json": json.dumps({"cases": CASES[:2]}, indent=1),
+    "qa.json": json.dumps({"cases": [CASES[0], {**CASES[1], "tags": ["geo"]}]}, indent=1),
     "qa.csv": "id,q,expectations.expected_response,tags\n"
     'paris,France,Paris,"[""geo"", ""easy""]"\nrome,Italy,Rome,geo\n',
     "qa.yaml": "- id: paris\n  inputs: {q: France}\n  expectations: {expected_response: Paris}\n"
