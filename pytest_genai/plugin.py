@@ -111,7 +111,7 @@ DATASET_MARKER_HELP = (
 def pytest_report_header(config: pytest.Config) -> str | None:
     """Say how datasets are sampled, and the seed that gives the same sample again."""
     state = config.stash.get(SESSION_KEY, None)
-    if state is None or state.sample_seed is None:
+    if state is None or state.settings.sample is None:
         return None
     seed = state.sample_seed
     return (
@@ -209,8 +209,7 @@ class ControllerHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """Every xdist worker samples with the controller's seed."""
-        if self.state.sample_seed is not None:
-            node.workerinput[SAMPLE_SEED_KEY] = self.state.sample_seed
+        node.workerinput[SAMPLE_SEED_KEY] = self.state.sample_seed
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -252,7 +251,8 @@ class ControllerHooks:
             terminalreporter.write_sep("-", "judge errors (short)")
             for report in self.judge_errors:
                 crash = getattr(report.longrepr, "reprcrash", None)
-                message = crash.message.splitlines()[0] if crash is not None else ""
+                text = crash.message if crash is not None else str(report.longrepr or "")
+                message = text.splitlines()[0] if text else ""
                 terminalreporter.write_line(f"JUDGE ERROR {report.nodeid} - {message}")
         lines = self.state.terminal_lines()
         if lines:

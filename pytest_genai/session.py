@@ -68,21 +68,24 @@ class GenaiSession:
         self.tracing = TraceRun(settings, self.is_worker)
         self._gate_specs: dict[str, list[dict[str, Any]]] = {}
         self._pass_rules: dict[str, str] = {}
+        self._runs: dict[str, tuple[str, int]] = {}
+        """node id of a run of a repeated case -> (the case, the run's number)"""
         self.repeated: list[RepeatedCase] = []
         self.sample_seed = self._sample_seed()
         self.gates: list[Gate] = []
 
-    def _sample_seed(self) -> int | None:
-        """The seed of `--genai-sample`: given, or drawn once by the controller and handed to
-        every xdist worker (so that all of them pick the same cases)."""
-        if self.settings.sample is None:
-            return None
+    def _sample_seed(self) -> int:
+        """The seed of sampling: `--genai-sample-seed`; else, with `--genai-sample`, one drawn
+        by the controller (shown in the header); else 0, so that a marker's `sample=` picks the
+        same cases every run. Workers get the controller's through `workerinput`."""
         if self.is_worker:
             seed = self.config.workerinput.get(SAMPLE_SEED_KEY)  # type: ignore[attr-defined]
             if seed is not None:
                 return int(seed)
         if self.settings.sample_seed is not None:
             return self.settings.sample_seed
+        if self.settings.sample is None:
+            return 0
         import random
 
         return random.SystemRandom().randrange(2**32)
@@ -247,7 +250,8 @@ class GenaiSession:
             if gates is not None:
                 self._gate_specs.setdefault(suite, gates)
             if rule is not None:
-                self._pass_rules.setdefault(suite, rule)
+                self._pass_rules.setdefault(suite, rule["rule"])
+                self._runs[report.nodeid] = (rule["case"], int(rule["run"]))
         payload = getattr(report, REPORT_ATTR, None)
         if payload is None:
             outcome = getattr(report, IMPLICIT_ATTR, None)
@@ -309,7 +313,7 @@ class GenaiSession:
         from pytest_genai.report.repeats import decide_cases
 
         self._settle()
-        self.repeated = decide_cases(self._pass_rules, self.cases)
+        self.repeated = decide_cases(self._pass_rules, self._runs, self.cases)
         return self.repeated
 
     def evaluate_gates(self) -> list[Gate]:

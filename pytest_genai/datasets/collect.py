@@ -164,8 +164,8 @@ def _sampled(metafunc: pytest.Metafunc, options: EvalOptions, cases: list[Case])
         return cases
     import random
 
-    seed = session.sample_seed if session is not None else None
-    chooser = random.Random(f"{seed or 0}:{metafunc.definition.nodeid}")
+    seed = session.sample_seed if session is not None else 0
+    chooser = random.Random(f"{seed}:{metafunc.definition.nodeid}")
     keep = sorted(chooser.sample(range(len(cases)), size))
     return [cases[i] for i in keep]
 
@@ -201,7 +201,14 @@ def _check_scorers(config: pytest.Config, specs: Iterable[Any]) -> list[str]:
         return []
     session = get_session(config)
     registered = session.registered_scorers if session is not None else {}
-    return [s.name for s in resolve_scorers(specs, registered)]
+    names = [s.name for s in resolve_scorers(specs, registered)]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise ValueError(
+            f"two scorers are both named {duplicate!r}; give one another name= so that their "
+            "verdicts are reported apart"
+        )
+    return names
 
 
 _NOT_NAME = re.compile(r"\W+")
@@ -212,14 +219,32 @@ def _tag_marks(config: pytest.Config, case: Case) -> list[pytest.MarkDecorator]:
     keys become markers that carry the value: `{"topic": "billing"}` is `topic("billing")`)."""
     marks = []
     items = case.tags.items() if isinstance(case.tags, dict) else ((t, None) for t in case.tags)
+    taken = _other_markers(config)
     for tag, value in items:
         name = _NOT_NAME.sub("_", str(tag)).strip("_")
-        if not name or name[0].isdigit():
+        if not name or name[0].isdigit() or name in taken:
+            # a tag never acts as another marker (a tag 'skip' must not skip the case)
             name = "tag_" + name
         _register(config, name)
         mark = getattr(pytest.mark, name)
         marks.append(mark(value) if value is not None else mark)
     return marks
+
+
+_BUILTIN_MARKERS = frozenset(
+    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "genai_eval"}
+)
+
+
+def _other_markers(config: pytest.Config) -> frozenset[str]:
+    """Names of markers pytest or another plugin declared (tags must not take them)."""
+    mine = config.stash.get(_TAGS_KEY, set())
+    declared = set(_BUILTIN_MARKERS)
+    for line in config.getini("markers"):
+        name = re.split(r"[(:\s]", line.strip(), maxsplit=1)[0]
+        if name and name not in mine:
+            declared.add(name)
+    return frozenset(declared)
 
 
 def _register(config: pytest.Config, name: str) -> None:
@@ -271,6 +296,7 @@ def run_case(item: pytest.Function) -> bool:
             pytrace=False,
         )
     item.stash[PLUGIN_SCORED_KEY] = True
+    item.stash[OUTPUTS_KEY] = result
     score(item, case, result)
     return True
 
@@ -285,7 +311,13 @@ def shorten(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestR
     if call.excinfo.errisinstance((ScoresFailed, ScorerError)):
         case = item.funcargs.get("case") if hasattr(item, "funcargs") else None
         label = f"case {case.id!r}: " if isinstance(case, Case) else ""
-        report.longrepr = f"{label}{call.excinfo.typename}: {call.excinfo.value}"
+        text = f"{label}{call.excinfo.typename}: {call.excinfo.value}"
+        outputs = item.stash.get(OUTPUTS_KEY, None)
+        if outputs is not None and "judged output:" not in text:
+            from pytest_genai.results import truncate_text
+
+            text += f"\n  output: {truncate_text(repr(outputs), 500)}"
+        report.longrepr = text
 
 
 def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
@@ -312,20 +344,27 @@ def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
     )
 
 
+OUTPUTS_KEY = pytest.StashKey[Any]()
+"""What a `genai_eval` test returned, for its failure message."""
 REPEATS_ATTR = "genai_repeats"
 """The teardown-report attribute of a run of a repeated case: its suite's pass rule."""
 
 
-def pass_rule_of(item: pytest.Item) -> str | None:
-    """The pass rule of a run of a repeated case, else None."""
+def pass_rule_of(item: pytest.Item) -> dict[str, Any] | None:
+    """For a run of a repeated case: its pass rule, the case it is a run of (the test id with
+    the run's suffix taken out, so other parameters stay apart) and the run's number."""
     case = getattr(item, "funcargs", {}).get("case")
     if not isinstance(case, Case) or case.repeat == 0:
         return None
     marker = item.get_closest_marker(MARKER)
     try:
-        return EvalOptions.from_marker(marker).pass_rule if marker is not None else None
+        rule = EvalOptions.from_marker(marker).pass_rule if marker is not None else None
     except ValueError:
         return None
+    callspec = getattr(item, "callspec", None)
+    run_id = f"{case.id}-r{case.repeat}"
+    full = callspec.id if callspec is not None else run_id
+    return {"rule": rule, "case": full.replace(run_id, case.id, 1), "run": case.repeat}
 
 
 GATES_ATTR = "genai_gates"

@@ -88,37 +88,38 @@ class RepeatedCase(BaseModel):
 
 
 def _run_label(run_id: str) -> str:
-    match = REPEAT_SUFFIX.search(run_id)
+    match = re.search(r"-r(\d+)(?:-|$)", run_id)
     return f"r{match.group(1)}" if match is not None else run_id
 
 
-def _run_number(case: CaseResult) -> int:
-    match = REPEAT_SUFFIX.search(case.case_id)
-    return int(match.group(1)) if match is not None else 0
-
-
-def decide_cases(rules: dict[str, str], cases: Iterable[CaseResult]) -> list[RepeatedCase]:
-    """Every repeated case of the suites in `rules` (suite -> pass rule), in id order."""
-    grouped: dict[tuple[str, str], list[CaseResult]] = {}
+def decide_cases(
+    rules: dict[str, str], runs: dict[str, tuple[str, int]], cases: Iterable[CaseResult]
+) -> list[RepeatedCase]:
+    """Every repeated case, in id order: `rules` maps a suite to its pass rule, `runs` a run's
+    node id to its case and number (a run that crashed before reporting them is matched by its
+    `-rN` suffix)."""
+    grouped: dict[tuple[str, str], list[tuple[int, CaseResult]]] = {}
     for case in cases:
         if case.suite not in rules or case.outcome == "skipped":
             continue
-        match = REPEAT_SUFFIX.search(case.case_id)
-        if match is None:
-            continue
-        base = case.case_id[: match.start()]
-        grouped.setdefault((case.suite, base), []).append(case)
+        known = runs.get(case.nodeid)
+        if known is None:
+            match = REPEAT_SUFFIX.search(case.case_id)
+            if match is None:
+                continue
+            known = (case.case_id[: match.start()], int(match.group(1)))
+        grouped.setdefault((case.suite, known[0]), []).append((known[1], case))
     decided = []
-    for (suite, base), runs in sorted(grouped.items()):
-        runs.sort(key=_run_number)
-        outcomes = [run_passed(c) for c in runs]
+    for (suite, base), numbered in sorted(grouped.items()):
+        numbered.sort(key=lambda pair: pair[0])
+        outcomes = [run_passed(c) for _, c in numbered]
         rule = rules[suite]
         decided.append(
             RepeatedCase(
                 suite=suite,
                 case_id=base,
                 rule=rule,
-                runs=[c.case_id for c in runs],
+                runs=[c.case_id for _, c in numbered],
                 run_passed=outcomes,
                 passed=decide(rule, sum(outcomes), len(outcomes)),
             )

@@ -570,3 +570,61 @@ def test_every_file_format_through_pytest(
         if xdist_args
         else ["*test_capitals[[]paris[]] PASSED*"]
     )
+
+
+def test_tags_never_act_as_other_markers(pytester: pytest.Pytester) -> None:
+    write_dataset(
+        pytester,
+        [
+            {"id": "a", "inputs": {"q": "France"}, "tags": ["skip", "xfail"]},
+            {"id": "b", "inputs": {"q": "Italy"}, "tags": {"usefixtures": "x"}},
+        ],
+    )
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl")
+        def test_x(case):
+            assert False, "ran"
+        """
+    )
+    result = pytester.runpytest("-m", "tag_skip or tag_usefixtures")
+    result.assert_outcomes(failed=2)  # neither skipped nor xfailed: run, and failed
+
+
+def test_repeats_with_another_parameter_decide_each_combination(
+    pytester: pytest.Pytester,
+) -> None:
+    write_dataset(pytester, CASES[:1])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.parametrize("model", ["good", "bad"])
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl", scorers=["equals_expected"], repeats=2)
+        def test_x(case, model):
+            return "Paris" if model == "good" else "Lyon"
+        """
+    )
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=4 + 1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_app.py::test_x[[]paris-bad[]] - repeated case*"])
+
+
+def test_duplicate_scorer_names_are_found_at_collection(pytester: pytest.Pytester) -> None:
+    write_dataset(pytester, CASES[:2])
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from pytest_genai import scorers
+
+        @pytest.mark.genai_eval(dataset="evals/qa.jsonl",
+                                scorers=[scorers.contains("a"), scorers.contains("b")])
+        def test_x(case):
+            return "ab"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*two scorers are both named 'contains'*"])

@@ -8,6 +8,8 @@ Conventions for ```python blocks in the markdown:
 - a line `# expect: failed=1 passed=2` in a test file states its outcome exactly (pytester's
   `assert_outcomes`, plus `judge_errors=N` for tests reported as "judge error", 0 unless
   given); without it, the file must pass, with at least one test and no failure;
+- a fence of any language right after a line `<!-- file: <path> -->` is a data file (a dataset,
+  a config file), written like a support file for every test file that follows it on the page;
 - any other python block must at least compile.
 
 LLM judges: test snippets and examples/judges run with the judge pointed at the loopback
@@ -47,6 +49,10 @@ JUDGE_MODEL = "openai/judge-test"
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 ANY_FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FILE_NAME = re.compile(r"#\s*([\w./-]+\.py)\s*$")
+DATA_FILE = re.compile(
+    r"^<!--\s*file:\s*([\w./-]+)\s*-->[ \t]*\n\s*^```\w*[ \t]*\n(.*?)^```[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
 EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.MULTILINE)
 OUTCOME_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "judge_errors")
 JUDGE_REPLIES = re.compile(r"^#\s*judge-replies:\s*(.+)$", re.MULTILINE)
@@ -151,6 +157,16 @@ def support_files(block: Block) -> dict[str, str]:
     }
 
 
+def data_files(block: Block) -> dict[str, str]:
+    """The `<!-- file: ... -->` files shown on `block`'s page before it, the latest of each."""
+    text = block.page.read_text(encoding="utf-8")
+    return {
+        match.group(1): match.group(2)
+        for match in DATA_FILE.finditer(text)
+        if text.count("\n", 0, match.start()) + 1 < block.line
+    }
+
+
 def write(root: Path, name: str, text: str) -> None:
     path = root / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +203,7 @@ def test_every_page_is_found_and_has_runnable_snippets() -> None:
         "hooks.md",
         "judges.md",
         "tracing.md",
+        "datasets.md",
     } <= pages_with_tests
     assert len(TEST_BLOCKS) >= 10
     for block in ALL_BLOCKS:
@@ -197,7 +214,7 @@ def test_every_page_is_found_and_has_runnable_snippets() -> None:
 def test_snippet_runs(block: Block, pytester: pytest.Pytester, loopback_judge: LLMServer) -> None:
     filename = block.filename
     assert filename is not None
-    for name, code in support_files(block).items():
+    for name, code in {**data_files(block), **support_files(block)}.items():
         write(pytester.path, name, code)
     write(pytester.path, filename, block.code)
     replies = block.judge_replies()
@@ -384,3 +401,40 @@ def test_agent_example_passes(pytester: pytest.Pytester, xdist_args: list[str]) 
         for span in scope["spans"]
     }
     assert {"answer", "search_help", "lookup_order", "chat openai/gpt-4o-mini"} <= names
+
+
+SUPPORT_BOT_EXAMPLE = ROOT / "examples" / "support_bot"
+
+
+def test_support_bot_example_passes(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    copy_example(SUPPORT_BOT_EXAMPLE, pytester)
+    dataset = (SUPPORT_BOT_EXAMPLE / "evals" / "support.jsonl").read_text(encoding="utf-8")
+    cases = [json.loads(line) for line in dataset.splitlines() if line.strip()]
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    # two tests over the dataset, one test per case each; no failure, skip or warning
+    assert result.parseoutcomes() == {"passed": 2 * len(cases)}, output
+    totals = TOTALS_LINE.search(output)
+    assert totals is not None, output
+    assert totals.groups() == (str(2 * len(cases)),) * 2 + ("0",) * 3, output
+    for scorer in (
+        "states_expected_facts",
+        "no_apology",
+        "links_help_page",
+        "length",
+        "routed_to_expected_team",
+    ):
+        assert re.search(rf"\s{scorer}\s", output), f"no row for {scorer}:\n{output}"
+    # the test ids are the case ids, in the file's order
+    collected = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    ids = re.findall(r"::test_reply\[([\w-]+)\]$", collected.stdout.str(), re.MULTILINE)
+    assert ids == [case["id"] for case in cases], collected.stdout.str()
+    # tags are markers, accepted by the example's --strict-markers: -m selects by tag
+    billing = [case for case in cases if "billing" in case.get("tags", [])]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "billing", *xdist_args)
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    assert result.parseoutcomes()["passed"] == 2 * len(billing) >= 4, output
