@@ -8,7 +8,7 @@ value. It is a stack only so that a pytest run nested in a test (pytester) resto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -58,3 +58,21 @@ def shared_fixture_scope() -> str | None:
 PLUGIN_SCORED_KEY: pytest.StashKey[bool] = pytest.StashKey()
 """Set on a `genai_eval` test whose return value the plugin is scoring: a failure there is
 reported by its message alone (the traceback would be the plugin's, not the test's)."""
+
+
+class FixtureScopes:
+    """A plugin, registered in runs that capture spans: marks the spans that fixtures of a wider
+    scope than the test make while they set up (a test without fixtures does not pay for it)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[object]) -> Any:
+        if fixturedef.scope == "function":
+            return (yield)
+        enter_fixture(fixturedef.scope)
+        try:
+            return (yield)
+        finally:
+            leave_fixture()
+
+
+FIXTURE_SCOPES_PLUGIN = "genai-fixture-scopes"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.config import Settings, add_options
-from pytest_genai.current import PLUGIN_SCORED_KEY, enter, enter_fixture, leave_fixture
+from pytest_genai.current import FIXTURE_SCOPES_PLUGIN, PLUGIN_SCORED_KEY, FixtureScopes, enter
 from pytest_genai.session import JUDGE_ERROR_ATTR, SAMPLE_SEED_KEY, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
@@ -63,12 +63,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = state
     if not state.is_worker:
         config.pluginmanager.register(ControllerHooks(state), CONTROLLER_PLUGIN)
+    if state.settings.tracing:
+        config.pluginmanager.register(FixtureScopes(), FIXTURE_SCOPES_PLUGIN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    plugin = config.pluginmanager.get_plugin(CONTROLLER_PLUGIN)
-    if plugin is not None:
-        config.pluginmanager.unregister(plugin)
+    for name in (CONTROLLER_PLUGIN, FIXTURE_SCOPES_PLUGIN):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
         del config.stash[SESSION_KEY]
@@ -80,11 +83,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     and capture its spans."""
     enter(item)
     item.config.stash[SESSION_KEY].tracing.before_setup(item)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    item.config.stash[SESSION_KEY].tracing.before_call(item)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -122,6 +120,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A `genai_eval` test becomes one test per case of its dataset."""
+    if DATASET_MARKER not in metafunc.definition.keywords:  # cheap: dict lookups up the tree
+        return
     marker = metafunc.definition.get_closest_marker(DATASET_MARKER)
     if marker is not None:
         from pytest_genai.datasets.collect import parametrize
@@ -129,26 +129,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         parametrize(metafunc, marker)
 
 
+def _is_case(item: pytest.Item) -> bool:
+    """Whether the item is a case of a `genai_eval` dataset (cheap: its `case` parameter)."""
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "case" in callspec.params
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """A `genai_eval` test is called by the plugin: its return value is the app's output."""
-    if pyfuncitem.get_closest_marker(DATASET_MARKER) is None:
+    """Capture the test's spans from here on (one hook for both jobs: each costs per test); a
+    `genai_eval` test is called by the plugin: its return value is the app's output."""
+    pyfuncitem.config.stash[SESSION_KEY].tracing.before_call(pyfuncitem)
+    if not _is_case(pyfuncitem) or pyfuncitem.get_closest_marker(DATASET_MARKER) is None:
         return None
     from pytest_genai.datasets.collect import run_case
 
     return run_case(pyfuncitem)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, object]:
-    """Spans made while a fixture of a wider scope than the test sets up are marked shared."""
-    if fixturedef.scope == "function":
-        return (yield)
-    enter_fixture(fixturedef.scope)
-    try:
-        return (yield)
-    finally:
-        leave_fixture()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -161,7 +157,11 @@ def pytest_runtest_makereport(
         from pytest_genai.datasets.collect import shorten
 
         shorten(item, call, report)
-    elif report.when == "teardown" and item.get_closest_marker(DATASET_MARKER) is not None:
+    elif (
+        report.when == "teardown"
+        and _is_case(item)
+        and item.get_closest_marker(DATASET_MARKER) is not None
+    ):
         from pytest_genai.datasets.collect import (
             GATES_ATTR,
             REPEATS_ATTR,

@@ -163,7 +163,7 @@ class GenaiSession:
             outcome = item.stash.get(OUTCOME_KEY, None)
             if outcome is None:
                 if report.passed:
-                    if report.when == "teardown":
+                    if report.when == "teardown" and self.tracing.used:
                         self._guarded(self.tracing.finish_item, item, report, "passed")
                     return
                 outcome = TestOutcome(item, self.settings.max_value_chars)

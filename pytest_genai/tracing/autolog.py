@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import importlib.abc
 import importlib.machinery
 import os
 import sys
@@ -52,7 +51,7 @@ def install() -> None:
             sys.meta_path.insert(0, _LitellmFinder())
 
 
-class _LitellmFinder(importlib.abc.MetaPathFinder):
+class _LitellmFinder:
     """Finds litellm like the other finders would, then patches it once it has run."""
 
     _busy = False
@@ -73,7 +72,7 @@ class _LitellmFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
     def __init__(self, loader: Any) -> None:
         self.loader = loader
 

@@ -62,6 +62,9 @@ class TraceRun:
         self.jsonl = settings.traces if isinstance(settings.traces, Path) else None
         self._file: IO[str] | None = None
         self._closed = False
+        self.used = False
+        """Whether any test's spans were ever captured in this process (until then, a test's
+        end has nothing to do here)."""
         self._open: list[TestSpans] = []
         self._opening = threading.Lock()
         self._sink: OtlpSink | None = None
@@ -98,6 +101,7 @@ class TraceRun:
         from pytest_genai.tracing import capture
 
         capture.attach(install)
+        self.used = True
         with self._opening:  # two threads making a test's first spans at once
             if SPANS_KEY not in item.stash:
                 spans = capture.collector().open(item.nodeid)
