@@ -186,22 +186,21 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def input_tokens(attributes: Mapping[str, Any]) -> int | None:
-    value = _int(_first(attributes, _INPUT_TOKENS))
+def _tokens(attributes: Mapping[str, Any], names: tuple[str, ...], usage_key: str) -> int | None:
+    value = _int(_first(attributes, names))
     if value is None:
         usage = decode(attributes.get(MLFLOW_CHAT_TOKEN_USAGE))
         if isinstance(usage, dict):
-            value = _int(usage.get("input_tokens"))
+            value = _int(usage.get(usage_key))
     return value
+
+
+def input_tokens(attributes: Mapping[str, Any]) -> int | None:
+    return _tokens(attributes, _INPUT_TOKENS, "input_tokens")
 
 
 def output_tokens(attributes: Mapping[str, Any]) -> int | None:
-    value = _int(_first(attributes, _OUTPUT_TOKENS))
-    if value is None:
-        usage = decode(attributes.get(MLFLOW_CHAT_TOKEN_USAGE))
-        if isinstance(usage, dict):
-            value = _int(usage.get("output_tokens"))
-    return value
+    return _tokens(attributes, _OUTPUT_TOKENS, "output_tokens")
 
 
 def cost(attributes: Mapping[str, Any]) -> float | None:
