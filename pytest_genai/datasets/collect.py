@@ -26,8 +26,6 @@ from pytest_genai.errors import DatasetError
 
 MARKER = "genai_eval"
 OPTIONS = ("dataset", "scorers", "id_field", "thresholds", "sample", "repeats", "pass_rule")
-PLANNED: tuple[str, ...] = ()
-"""Marker options of the dataset feature that this version does not have yet."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +51,6 @@ class EvalOptions:
         if "dataset" not in kwargs:
             raise ValueError(
                 "genai_eval needs dataset=: a file path, a list of cases or a callable"
-            )
-        planned = [k for k in kwargs if k in PLANNED]
-        if planned:
-            raise ValueError(
-                f"genai_eval option {planned[0]!r} is not available in this version of "
-                "pytest-genai (cases fail on their own scores)"
             )
         unknown = [k for k in kwargs if k not in OPTIONS]
         if unknown:
