@@ -6,9 +6,15 @@ import pytest
 
 # pytester's in-process runs drop modules first imported during a run; import the whole package
 # here so every run (and this session) shares one copy of each class.
+import pytest_genai.datasets.collect
+import pytest_genai.datasets.evaluate
+import pytest_genai.datasets.formats
+import pytest_genai.report.gate_reports
+import pytest_genai.report.gates
 import pytest_genai.report.github
 import pytest_genai.report.json_report
 import pytest_genai.report.junit
+import pytest_genai.report.repeats
 import pytest_genai.scorers
 import pytest_genai.scoring.assertions
 import pytest_genai.scoring.trace_scorers
@@ -17,7 +23,8 @@ import pytest_genai.tracing.autolog
 import pytest_genai.tracing.capture  # one collector per process, attached once
 import pytest_genai.tracing.export
 import pytest_genai.tracing.model
-import pytest_genai.tracing.run  # noqa: F401
+import pytest_genai.tracing.run
+import pytest_genai.tracing.values  # noqa: F401
 from tests.support.llm_server import LLMServer
 
 XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}
