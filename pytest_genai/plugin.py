@@ -157,11 +157,7 @@ def pytest_runtest_makereport(
         from pytest_genai.datasets.collect import shorten
 
         shorten(item, call, report)
-    elif (
-        report.when == "teardown"
-        and _is_case(item)
-        and item.get_closest_marker(DATASET_MARKER) is not None
-    ):
+    elif report.when == "teardown" and _is_case(item):
         from pytest_genai.datasets.collect import (
             GATES_ATTR,
             REPEATS_ATTR,

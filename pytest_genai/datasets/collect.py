@@ -98,6 +98,27 @@ class EvalOptions:
         return (session.settings.repeats if session is not None else None) or 1
 
 
+def options_of(item: pytest.Item) -> EvalOptions | None:
+    """The options of the item's `genai_eval` marker, read once per marker (every case of a
+    test shares it); None without a marker or with options that are wrong (reported on the
+    test's `[dataset-error]` item at collection)."""
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    cache = item.config.stash.setdefault(_OPTIONS_KEY, {})
+    cached = cache.get(id(marker))
+    if cached is None:
+        try:
+            options: EvalOptions | None = EvalOptions.from_marker(marker)
+        except ValueError:
+            options = None
+        cached = cache[id(marker)] = (marker, options)  # the marker kept: its id stays its own
+    return cached[1]
+
+
+_OPTIONS_KEY = pytest.StashKey[dict[int, tuple[pytest.Mark, "EvalOptions | None"]]]()
+
+
 @dataclasses.dataclass(frozen=True)
 class BrokenDataset:
     """Stands in for the cases of a dataset that can't be used: its test errors with this."""
@@ -278,8 +299,8 @@ def run_case(item: pytest.Function) -> bool:
     recorder = recorder_for(item)
     if recorder.scored_explicitly:
         return True
-    marker = item.get_closest_marker(MARKER)
-    if result is None and marker is not None and not marker.kwargs.get("scorers"):
+    options = options_of(item)
+    if result is None and (options is None or not options.scorers):
         return True  # no scorers on the marker: the test scores for itself, if at all
     if result is None:
         pytest.fail(
@@ -319,8 +340,7 @@ def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
     from pytest_genai.scoring.assertions import check, current_session
     from pytest_genai.scoring.registry import resolve_scorers
 
-    marker = item.get_closest_marker(MARKER)
-    options = EvalOptions.from_marker(marker) if marker is not None else None
+    options = options_of(item)
     session = current_session()
     recorder = recorder_for(item)
     recorder.scored_explicitly = True
@@ -348,11 +368,10 @@ def pass_rule_of(item: pytest.Item) -> dict[str, Any] | None:
     case = getattr(item, "funcargs", {}).get("case")
     if not isinstance(case, Case) or case.repeat == 0:
         return None
-    marker = item.get_closest_marker(MARKER)
-    try:
-        rule = EvalOptions.from_marker(marker).pass_rule if marker is not None else None
-    except ValueError:
+    options = options_of(item)
+    if options is None:
         return None
+    rule = options.pass_rule
     callspec = getattr(item, "callspec", None)
     run_id = f"{case.id}-r{case.repeat}"
     full = callspec.id if callspec is not None else run_id
@@ -365,14 +384,10 @@ GATES_ATTR = "genai_gates"
 
 def gates_of(item: pytest.Item) -> list[dict[str, Any]] | None:
     """The gate specs of a gated `genai_eval` test (as plain data), else None."""
-    marker = item.get_closest_marker(MARKER)
-    if marker is None or "thresholds" not in marker.kwargs:
-        return None
     callspec = getattr(item, "callspec", None)
     if callspec is not None and isinstance(callspec.params.get("case"), BrokenDataset):
         return None  # its error fails the run already; there is nothing to measure
-    try:
-        options = EvalOptions.from_marker(marker)
-    except ValueError:
-        return None  # reported on the test itself
+    options = options_of(item)
+    if options is None or not options.gates:
+        return None
     return [g.model_dump() for g in options.gates]

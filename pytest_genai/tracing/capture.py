@@ -11,7 +11,6 @@ This module imports the OTel SDK: it is imported only once spans can exist.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -141,8 +140,3 @@ def attached() -> bool:
         return False
     processors = getattr(provider._active_span_processor, "_span_processors", ())
     return _collector is not None and _collector in processors
-
-
-def otel_loaded() -> bool:
-    """Whether anything in this process imported the OpenTelemetry API yet."""
-    return "opentelemetry.trace" in sys.modules
