@@ -101,8 +101,9 @@ PROBLEMS_KEY = "genai_problems"
 
 DATASET_MARKER = "genai_eval"
 DATASET_MARKER_HELP = (
-    "genai_eval(dataset, scorers=(), id_field='id'): run the test once per case of an "
-    "evaluation dataset; the test's return value is scored by the scorers"
+    "genai_eval(dataset, scorers=(), thresholds=None, repeats=1, pass_rule='all', sample=None, "
+    "id_field='id'): run the test once per case of an evaluation dataset; the test's return "
+    "value is scored by the scorers"
 )
 
 
@@ -158,19 +159,9 @@ def pytest_runtest_makereport(
 
         shorten(item, call, report)
     elif report.when == "teardown" and _is_case(item):
-        from pytest_genai.datasets.collect import (
-            GATES_ATTR,
-            REPEATS_ATTR,
-            gates_of,
-            pass_rule_of,
-        )
+        from pytest_genai.datasets.collect import annotate_teardown
 
-        gates = gates_of(item)
-        if gates:
-            setattr(report, GATES_ATTR, gates)
-        rule = pass_rule_of(item)
-        if rule is not None:
-            setattr(report, REPEATS_ATTR, rule)
+        annotate_teardown(item, report)
     item.config.stash[SESSION_KEY].on_phase(item, call, report)
     return report
 

@@ -391,3 +391,14 @@ def gates_of(item: pytest.Item) -> list[dict[str, Any]] | None:
     if options is None or not options.gates:
         return None
     return [g.model_dump() for g in options.gates]
+
+
+def annotate_teardown(item: pytest.Item, report: pytest.TestReport) -> None:
+    """What the controller needs of a case to decide its suite: the gates, and for a run of a
+    repeated case its pass rule and case (carried on the teardown report, as under xdist)."""
+    gates = gates_of(item)
+    if gates:
+        setattr(report, GATES_ATTR, gates)
+    rule = pass_rule_of(item)
+    if rule is not None:
+        setattr(report, REPEATS_ATTR, rule)
