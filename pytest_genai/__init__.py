@@ -31,6 +31,11 @@ _EXPORTS = {
     "EvaluationResult": "pytest_genai.datasets.evaluate",
     "Case": "pytest_genai.datasets.model",
     "DatasetError": "pytest_genai.errors",
+    "PromptError": "pytest_genai.errors",
+    "load_prompt": "pytest_genai.prompts.store",
+    "Prompt": "pytest_genai.prompts.model",
+    "PromptFormatError": "pytest_genai.prompts.model",
+    "PromptUse": "pytest_genai.results",
     "trace": "pytest_genai.tracing.api",
     "start_span": "pytest_genai.tracing.api",
     "LiveSpan": "pytest_genai.tracing.api",
@@ -52,6 +57,10 @@ __all__ = [
     "Feedback",
     "JudgeError",
     "LiveSpan",
+    "Prompt",
+    "PromptError",
+    "PromptFormatError",
+    "PromptUse",
     "Scorer",
     "ScorerError",
     "ScoresFailed",
@@ -66,6 +75,7 @@ __all__ = [
     "evaluate",
     "judges",
     "load_dataset",
+    "load_prompt",
     "make_judge",
     "scorer",
     "scorers",
@@ -79,11 +89,25 @@ if TYPE_CHECKING:
     from pytest_genai.datasets.evaluate import EvaluationResult, evaluate
     from pytest_genai.datasets.formats import load_dataset
     from pytest_genai.datasets.model import Case
-    from pytest_genai.errors import DatasetError, JudgeError, ScorerError, ScoresFailed
+    from pytest_genai.errors import (
+        DatasetError,
+        JudgeError,
+        PromptError,
+        ScorerError,
+        ScoresFailed,
+    )
     from pytest_genai.judges.assertions import assert_judged
     from pytest_genai.judges.base import make_judge
+    from pytest_genai.prompts.model import Prompt, PromptFormatError
+    from pytest_genai.prompts.store import load_prompt
     from pytest_genai.recording import CaseRecorder
-    from pytest_genai.results import AssessmentSource, AssessmentSourceType, CaseResult, Feedback
+    from pytest_genai.results import (
+        AssessmentSource,
+        AssessmentSourceType,
+        CaseResult,
+        Feedback,
+        PromptUse,
+    )
     from pytest_genai.scoring.assertions import assert_scored
     from pytest_genai.scoring.base import Scorer, scorer
     from pytest_genai.tracing.api import LiveSpan, start_span, trace

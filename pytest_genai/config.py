@@ -107,6 +107,9 @@ class Option:
     help: str
     parse: Callable[[str], Any]
     metavar: str
+    switch: bool = False
+    """A command-line switch that takes no value (`--genai-lock-prompts`); env and ini take
+    true/false."""
 
     @property
     def flag(self) -> str:
@@ -213,6 +216,20 @@ OPTIONS: tuple[Option, ...] = (
         _parse_traces,
         "otlp|PATH.jsonl",
     ),
+    Option(
+        "prompts_dir",
+        "the versioned prompt directory load_prompt reads (default: prompts/ under the rootdir)",
+        _parse_path,
+        "DIR",
+    ),
+    Option(
+        "lock_prompts",
+        "record the digest of every prompt version not yet in prompts.lock (a locked version "
+        "must not change afterwards)",
+        _parse_bool,
+        "BOOL",
+        switch=True,
+    ),
 )
 
 
@@ -234,6 +251,8 @@ class Settings:
     tracing: bool = True
     capture_content: bool = True
     traces: Path | str | None = None
+    prompts_dir: Path | None = None
+    lock_prompts: bool = False
 
     @classmethod
     def resolve(
@@ -291,11 +310,22 @@ def add_options(parser: Parser) -> None:
     """Register every option as a `--genai-*` flag in the 'genai' group and a `genai_*` ini key."""
     group = parser.getgroup("genai", "pytest-genai: LLM evaluation")
     for option in OPTIONS:
-        group.addoption(
-            option.flag,
-            dest=option.dest,
-            default=None,
-            metavar=option.metavar,
-            help=f"{option.help}. Env: {option.env}; ini: {option.ini}.",
-        )
+        where = f"Env: {option.env}; ini: {option.ini}."
+        if option.switch:
+            group.addoption(
+                option.flag,
+                dest=option.dest,
+                action="store_const",
+                const="true",
+                default=None,
+                help=f"{option.help}. {where}",
+            )
+        else:
+            group.addoption(
+                option.flag,
+                dest=option.dest,
+                default=None,
+                metavar=option.metavar,
+                help=f"{option.help}. {where}",
+            )
         parser.addini(option.ini, help=option.help, default="")

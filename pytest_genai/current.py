@@ -8,6 +8,7 @@ value. It is a stack only so that a pytest run nested in a test (pytester) resto
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,6 +31,15 @@ def leave(item: pytest.Item) -> None:
 def current_item() -> pytest.Item | None:
     """The test being run in this process, if any."""
     return _running[-1] if _running else None
+
+
+prompt_dirs: list[tuple[Path, bool]] = []
+"""The prompt directory of each pytest run in progress, and whether it enforces
+`prompts.lock`: what `load_prompt` reads by default (a stack: pytester nests runs)."""
+
+
+PROMPTS_KEY: pytest.StashKey[dict[tuple[str, int, str | None], Any]] = pytest.StashKey()
+"""The prompt versions an item used (`PromptUse` by name, version and alias): its lineage."""
 
 
 RECORDER_KEY: pytest.StashKey[CaseRecorder] = pytest.StashKey()

@@ -68,3 +68,19 @@ class DatasetError(Exception):
         if fix:
             text += f"; {fix}"
         super().__init__(text)
+
+
+class PromptError(Exception):
+    """A prompt that can't be loaded: an unknown name, version or alias (the message lists
+    what exists), a bad file (named, with its line when known), or a locked version whose file
+    changed."""
+
+    def __init__(
+        self, problem: str, *, source: str | None = None, line: int | None = None, fix: str = ""
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = f"{source}:{line}: " if source and line else f"{source}: " if source else ""
+        super().__init__(f"{where}{problem}{'; ' + fix if fix else ''}")

@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.config import Settings, add_options
-from pytest_genai.current import FIXTURE_SCOPES_PLUGIN, PLUGIN_SCORED_KEY, FixtureScopes, enter
+from pytest_genai.current import (
+    FIXTURE_SCOPES_PLUGIN,
+    PLUGIN_SCORED_KEY,
+    FixtureScopes,
+    enter,
+    prompt_dirs,
+)
 from pytest_genai.session import JUDGE_ERROR_ATTR, SAMPLE_SEED_KEY, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+
     from pytest_genai.datasets.model import Case
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.tracing.model import Trace
@@ -61,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", DATASET_MARKER_HELP)
     state = GenaiSession(config, Settings.from_pytest_config(config))
     config.stash[SESSION_KEY] = state
+    prompt_dirs.append((state.settings.prompts_dir or config.rootpath / "prompts", True))
     if not state.is_worker:
         config.pluginmanager.register(ControllerHooks(state), CONTROLLER_PLUGIN)
     if state.settings.tracing:
@@ -75,6 +84,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if SESSION_KEY in config.stash:
         config.stash[SESSION_KEY].close()
         del config.stash[SESSION_KEY]
+        if prompt_dirs:
+            prompt_dirs.pop()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -182,6 +193,23 @@ class ControllerHooks:
     def __init__(self, state: GenaiSession) -> None:
         self.state = state
         self.judge_errors: list[pytest.TestReport] = []
+        self.lock_problems: list[str] = []
+        self.locked_now: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Check `prompts.lock` (and add new versions to it when asked) before any worker
+        starts; only a `stat` when the project has no lock and nothing asked for one."""
+        root = prompt_dirs[-1][0]
+        lock = self.state.settings.lock_prompts
+        update = bool(session.config.getoption("update_snapshots", False))
+        if lock or (root / "prompts.lock").exists():
+            from pytest_genai.prompts import lock as prompt_lock
+            from pytest_genai.prompts.store import store_for
+
+            self.lock_problems, self.locked_now = prompt_lock.at_session_start(
+                store_for(root), lock=lock, snapshot_update=update
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect the `CaseResult` a teardown report carries (from this process or a worker)."""
@@ -221,6 +249,8 @@ class ControllerHooks:
             missed = not all(g.passed for g in gates) or not all(r.passed for r in repeated)
             if missed and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.lock_problems and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not self.state.finish(int(session.exitstatus)) and (
             session.exitstatus == pytest.ExitCode.OK
         ):
@@ -246,6 +276,15 @@ class ControllerHooks:
             terminalreporter.write_sep("=", "genai quality")
             for line in lines:
                 terminalreporter.write_line(line)
+        if self.lock_problems:
+            terminalreporter.write_sep("=", "genai prompt lock", red=True)
+            for problem in self.lock_problems:
+                terminalreporter.write_line(problem, red=True)
+        if self.locked_now:
+            terminalreporter.write_line(
+                f"genai: locked {len(self.locked_now)} prompt version(s) in prompts.lock: "
+                + ", ".join(self.locked_now)
+            )
         for problem in self.state.problems + self.state.tracing.problems:
             terminalreporter.write_line(f"pytest-genai: {problem}", red=True)
         if self.state.report_error is None and self.state.settings.report is not None:
@@ -283,3 +322,22 @@ def case(request: pytest.FixtureRequest) -> Case:
     from pytest_genai.datasets.collect import case_value
 
     return case_value(request)
+
+
+@pytest.fixture
+def prompt_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """syrupy snapshot of a rendered prompt: `assert prompt.format(**vars) == prompt_snapshot`
+    keeps one readable file per prompt, version and test under `__snapshots__`."""
+    from pytest_genai.prompts.snapshots import PromptSnapshotAssertion, make
+
+    return make(snapshot, PromptSnapshotAssertion)
+
+
+@pytest.fixture
+def genai_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """syrupy snapshot of an app output, compared by a comparator:
+    `assert answer == genai_snapshot(compare="similarity>=0.9")` (exact by default;
+    'whitespace', 'similarity>=x', 'judge' or a function)."""
+    from pytest_genai.prompts.snapshots import OutputSnapshotAssertion, make
+
+    return make(snapshot, OutputSnapshotAssertion)

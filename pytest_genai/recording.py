@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.config import Settings
-from pytest_genai.current import RECORDER_KEY, current_item
+from pytest_genai.current import PROMPTS_KEY, RECORDER_KEY, current_item
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 from pytest_genai.results import (
     AssessmentSource,
@@ -25,6 +25,7 @@ from pytest_genai.secrets import Redactor
 from pytest_genai.session import SESSION_KEY
 
 if TYPE_CHECKING:
+    from pytest_genai.results import PromptUse
     from pytest_genai.session import GenaiSession
 
 _UNSET: Any = object()
@@ -52,6 +53,7 @@ class CaseRecorder:
         """Records of `evaluate()` calls in this test: cases of their own in the report."""
         self.scored_explicitly = False
         """A `genai_eval` test called `score()`: its return value is not scored again."""
+        self._stash = item.stash
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -105,6 +107,11 @@ class CaseRecorder:
         with self._lock:
             self._feedback.extend(feedback)
 
+    @property
+    def prompts(self) -> list[PromptUse]:
+        """The prompt versions this test loaded or rendered, in order of first use."""
+        return list(self._stash.get(PROMPTS_KEY, {}).values())
+
     def set_case(
         self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None
     ) -> None:
@@ -157,12 +164,14 @@ class CaseRecorder:
             outputs=json_safe(self.outputs, limit, redact),
             expectations=json_safe(self.expectations, limit, redact),
             feedback=[_cleaned(f, limit, redact) for f in feedback],
+            prompts=self.prompts,
         )
 
     def failed_result(self, exc: Exception) -> CaseResult:
         """What to report when `result()` itself failed: the verdicts' names and the reason."""
         base = self.outcome.as_dict()
         base["outcome"] = "error"
+        base["prompts"] = self.prompts
         base["error"] = Redactor()(
             f"pytest-genai could not record this case: {type(exc).__name__}: {exc}"
         )[: self.max_value_chars]

@@ -111,6 +111,22 @@ class Feedback(BaseModel):
         return text
 
 
+class PromptUse(BaseModel):
+    """A prompt version a test loaded or rendered: its lineage in the report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: int
+    alias: str | None = None
+    digest: str
+
+    @property
+    def label(self) -> str:
+        """`name v3`, how reports show it."""
+        return f"{self.name} v{self.version}"
+
+
 class CaseResult(BaseModel):
     """Everything one test recorded: what it evaluated and every verdict on it."""
 
@@ -126,6 +142,8 @@ class CaseResult(BaseModel):
     outcome: Outcome = "passed"
     duration: float | None = None
     error: str | None = None
+    prompts: list[PromptUse] = Field(default_factory=list)
+    """The prompt versions the test loaded or rendered, in order of first use."""
 
 
 MAX_ITEMS = 1000

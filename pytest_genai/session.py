@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_genai.config import Settings
-from pytest_genai.current import RECORDER_KEY, leave
+from pytest_genai.current import PROMPTS_KEY, RECORDER_KEY, leave
 from pytest_genai.errors import JudgeError
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 from pytest_genai.tracing.run import TraceRun
@@ -185,6 +185,15 @@ class GenaiSession:
                 self.problems.append(problem)
 
     def _finish_item(
+        self, item: pytest.Item, report: pytest.TestReport, outcome: TestOutcome
+    ) -> None:
+        try:
+            self._report_item(item, report, outcome)
+        finally:
+            if PROMPTS_KEY in item.stash:
+                del item.stash[PROMPTS_KEY]
+
+    def _report_item(
         self, item: pytest.Item, report: pytest.TestReport, outcome: TestOutcome
     ) -> None:
         recorder = item.stash.get(RECORDER_KEY, None)  # a teardown may have scored

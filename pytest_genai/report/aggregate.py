@@ -56,6 +56,9 @@ class ScorerSummary(JudgeUsage):
 
     suite: str
     scorer: str
+    prompts: str | None = None
+    """The prompt versions this row's cases used (`greeting v3`): rows are split by it, so
+    two versions evaluated in one run are compared side by side."""
     cases: int = 0
     passed: int = 0
     failed: int = 0
@@ -125,19 +128,19 @@ def _numeric(feedback: list[Feedback]) -> list[float]:
 
 
 def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
-    """Summaries per suite and scorer, sorted by suite then scorer.
+    """Summaries per suite, prompt versions and scorer, sorted in that order.
 
     A skipped case counts as skipped for every scorer of its suite. A case that produced no score
     for a scorer its suite uses counts as an error when the case failed or errored: nothing is
     hidden from the pass rate.
     """
-    by_suite: dict[str, list[CaseResult]] = defaultdict(list)
+    by_suite: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for case in cases:
-        by_suite[case.suite].append(case)
+        by_suite[(case.suite, prompt_label(case))].append(case)
 
     summaries: list[ScorerSummary] = []
-    for suite in sorted(by_suite):
-        suite_cases = by_suite[suite]
+    for suite, prompts in sorted(by_suite):
+        suite_cases = by_suite[(suite, prompts)]
         per_case = [_by_name(case.feedback) for case in suite_cases]
         names = sorted({name for found in per_case for name in found}) or [NO_SCORER]
         for name in names:
@@ -170,6 +173,7 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                 ScorerSummary.model_construct(
                     suite=suite,
                     scorer=name,
+                    prompts=prompts or None,
                     cases=sum(counts.values()),
                     passed=counts["passed"],
                     failed=counts["failed"],
@@ -185,6 +189,16 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                 )
             )
     return summaries
+
+
+def prompt_label(case: CaseResult) -> str:
+    """The prompt versions a case used, as one sortable text (`chat v1, greeting v3`)."""
+    if not case.prompts:
+        return ""
+    labels = dict.fromkeys(
+        f"{p.name} v{p.version}" for p in sorted(case.prompts, key=lambda p: (p.name, p.version))
+    )
+    return ", ".join(labels)
 
 
 def _by_name(feedback: list[Feedback]) -> dict[str, list[Feedback]]:

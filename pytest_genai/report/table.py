@@ -30,14 +30,18 @@ def _number(value: float | None) -> str:
 
 
 def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows. Optional columns: `info` (scored cases whose scorer has no pass rule),
+    """Headers and rows. Optional columns: `prompts` (the prompt versions of the row's cases),
+    `info` (scored cases whose scorer has no pass rule),
     `judge calls`, `tokens` and `cost` (when a judge was asked) and `more` (statistics a scorer
     asked for beyond mean and min)."""
     info = any(s.info for s in summaries)
+    prompts = any(s.prompts for s in summaries)
     judged = any(s.judge_calls or s.judge_errors for s in summaries)
     extra = any(set(s.stats) - set(DEFAULT_AGGREGATIONS) for s in summaries)
     headers = [
-        *HEADERS[:7],
+        *HEADERS[:1],
+        *(["prompts"] if prompts else []),
+        *HEADERS[1:7],
         *(["info"] if info else []),
         *HEADERS[7:],
         *(["judge calls", "tokens", "cost"] if judged else []),
@@ -48,6 +52,7 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
         ci = "-" if s.ci_low is None else f"{s.ci_low:.1%}-{s.ci_high:.1%}"
         row = [
             s.suite,
+            *([s.prompts or ""] if prompts else []),
             s.scorer,
             str(s.cases),
             str(s.passed),
