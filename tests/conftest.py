@@ -9,6 +9,10 @@ import pytest
 import pytest_genai.datasets.collect
 import pytest_genai.datasets.evaluate
 import pytest_genai.datasets.formats
+import pytest_genai.prompts.lineage
+import pytest_genai.prompts.lock
+import pytest_genai.prompts.snapshots
+import pytest_genai.prompts.store
 import pytest_genai.report.gate_reports
 import pytest_genai.report.gates
 import pytest_genai.report.github
