@@ -84,8 +84,8 @@ def check(store: PromptStore) -> list[str]:
     for (name, version), digest in sorted(locked.items()):
         now = digests.get((name, version))
         if now is None:
-            if any(p.source and Path(p.source).name == name for p in problems):
-                continue
+            if any(p.source and name in Path(p.source).parts[-2:] for p in problems):
+                continue  # its folder could not be read: reported as it is
             messages.append(
                 f"prompt {name} v{version} was locked but its file is gone: restore it, or "
                 f"remove its line from {store.lock_path}"

@@ -124,7 +124,7 @@ class Prompt:
             _parts=self._parts,
         )
 
-    def format(self, **variables: Any) -> RenderedText | RenderedMessages:
+    def format(self, /, **variables: Any) -> RenderedText | RenderedMessages:
         """Fill the template: every variable must be given, and nothing else.
 
         Dotted variables (`{{ user.name }}`) look up the key `"user.name"` first, then walk
@@ -168,7 +168,7 @@ class Prompt:
         fix = (
             "; pass every variable, or use render(variables, allow_unexpected=True) to ignore "
             "extra ones"
-            if unexpected
+            if unexpected and not allow_unexpected
             else ""
         )
         return (

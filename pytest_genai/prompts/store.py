@@ -184,7 +184,7 @@ class PromptStore:
         """The prompt `ref` points at (see `load_prompt`)."""
         name, number, alias = parse_ref(ref)
         if version is not None:
-            if number is not None or alias is not None:
+            if number is not None or alias is not None or "@" in ref or ref.count("/") > 1:
                 raise PromptError(
                     f"{ref!r} already names a version or alias; don't pass version= too"
                 )
@@ -313,23 +313,25 @@ def _load_yaml(path: Path, text: str) -> tuple[Any, Any]:
     return data, node
 
 
+def _child(node: Any, key: str | int) -> Any:
+    """The node under `key` in a composed YAML node (a mapping key or a list index), or None."""
+    if node is None:
+        return None
+    if isinstance(key, int):
+        return node.value[key] if node.id == "sequence" and key < len(node.value) else None
+    if node.id == "mapping":
+        return next((v for k, v in node.value if k.value == str(key)), None)
+    return None
+
+
 def _line_of(node: Any, *keys: str | int) -> int | None:
     """The 1-based line of the value at `keys` in a composed YAML node, as far as it exists."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in keys:
+        node = _child(node, key)
         if node is None:
             break
-        child = None
-        if isinstance(key, int) and node.id == "sequence" and key < len(node.value):
-            child = node.value[key]
-        elif node.id == "mapping":
-            for k, v in node.value:
-                if k.value == key:
-                    child = v
-                    break
-        node = child
-        if node is not None:
-            line = node.start_mark.line + 1
+        line = node.start_mark.line + 1
     return line
 
 
@@ -347,10 +349,17 @@ def _parse_yaml_prompt(path: Path, name: str, version: int, text: str, digest: s
             line=1,
         )
 
+    def keys_in_file(*keys: str | int) -> tuple[str | int, ...]:
+        return keys[1:] if node_keys == () else keys  # the file may be the message list itself
+
     def line(*keys: str | int) -> int | None:
-        if node_keys == ():  # the file is the message list itself
-            keys = keys[1:]
-        return _line_of(node, *keys)
+        return _line_of(node, *keys_in_file(*keys))
+
+    def scalar(*keys: str | int) -> Any:
+        found = node
+        for key in keys_in_file(*keys):
+            found = _child(found, key)
+        return found
 
     unknown = [k for k in data if k not in YAML_KEYS_ALL]
     if unknown:
@@ -373,7 +382,7 @@ def _parse_yaml_prompt(path: Path, name: str, version: int, text: str, digest: s
     if isinstance(template, str):
         if key == "messages":
             raise PromptError("'messages' must be a list", source=source, line=line(key))
-        parts = _parse_template(template, source, line(key), node, key)
+        parts = _parse_template(template, source, text, scalar(key))
     elif isinstance(template, list) and template:
         messages: list[dict[str, str]] = []
         parts = []
@@ -389,14 +398,14 @@ def _parse_yaml_prompt(path: Path, name: str, version: int, text: str, digest: s
                     line=line(key, i),
                 )
             messages.append({"role": message["role"], "content": message["content"]})
-            part = _parse_template(
-                message["content"], source, line(key, i, "content"), node, key, i, "content"
-            )
+            part = _parse_template(message["content"], source, text, scalar(key, i, "content"))
             parts.append((message["role"], part))
         template = messages
     else:
         raise PromptError(
-            f"{key!r} must be a text or a non-empty list of messages",
+            "'messages' must be a non-empty list of messages"
+            if key == "messages"
+            else "'template' must be a text or a non-empty list of messages",
             source=source,
             line=line(key),
         )
@@ -424,23 +433,24 @@ def _parse_yaml_prompt(path: Path, name: str, version: int, text: str, digest: s
     )
 
 
-def _parse_template(
-    text: str, source: str, line: int | None, node: Any, *keys: str | int
-) -> Template:
+def _parse_template(text: str, source: str, file_text: str, scalar: Any) -> Template:
+    """The template of one YAML scalar; an error names the file line of the `{{` at fault,
+    found in the scalar's raw text (so quoting, `|` and `>` styles all map right)."""
     try:
         return Template(text)
     except TemplateError as exc:
-        value = node
-        for key in keys:  # find the scalar, to tell a block scalar (text from the next line)
-            if value is None:
-                break
-            if isinstance(key, int):
-                value = value.value[key] if value.id == "sequence" else None
-            else:
-                value = next((v for k, v in value.value if k.value == key), None)
-        block = value is not None and getattr(value, "style", None) in ("|", ">")
-        offset = (line or 1) + (1 if block else 0) + exc.line - 1
-        raise PromptError(exc.problem, source=source, line=offset) from None
+        line = None
+        if scalar is not None:
+            raw = file_text[scalar.start_mark.index : scalar.end_mark.index]
+            position = -1
+            for _ in range(exc.opener + 1):
+                position = raw.find("{{", position + 1)
+                if position < 0:
+                    break
+            line = (
+                scalar.start_mark.line + 1 + (raw.count("\n", 0, position) if position >= 0 else 0)
+            )
+        raise PromptError(exc.problem, source=source, line=line) from None
 
 
 def _read_aliases(path: Path, versions: set[int]) -> dict[str, int]:
@@ -456,7 +466,7 @@ def _read_aliases(path: Path, versions: set[int]) -> dict[str, int]:
         )
     aliases: dict[str, int] = {}
     for alias, value in data.items():
-        line = _line_of(node, alias) if isinstance(alias, str) else None
+        line = _line_of(node, alias) if isinstance(alias, (str, int)) else None
         if not isinstance(alias, str) or not NAME.fullmatch(alias) or alias.isdigit():
             raise PromptError(
                 f"{alias!r} is not a valid alias",

@@ -18,12 +18,14 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 
 
 class TemplateError(ValueError):
-    """A template that can't be parsed; `line` is 1-based within the template text."""
+    """A template that can't be parsed; `line` is 1-based within the template text, and
+    `opener` counts the `{{` before the one at fault (to find it in a YAML file's raw text)."""
 
-    def __init__(self, problem: str, line: int) -> None:
+    def __init__(self, problem: str, line: int, opener: int = 0) -> None:
         super().__init__(problem)
         self.problem = problem
         self.line = line
+        self.opener = opener
 
 
 class Template:
@@ -58,23 +60,27 @@ def _split(text: str) -> list[str]:
             parts.append(text[pos:])
             return parts
         end = text.find(_CLOSE, start + 2)
-        line = text.count("\n", 0, start) + 1
         if end < 0:
-            raise TemplateError("'{{' is never closed by '}}'", line)
+            raise _error(text, start, "'{{' is never closed by '}}'")
         inner = text[start + 2 : end]
         if _OPEN in inner:
-            raise TemplateError("'{{' is opened again before '}}' closes it", line)
+            raise _error(text, start, "'{{' is opened again before '}}' closes it")
         name = inner.strip()
         if not NAME.fullmatch(name):
             shown = inner if len(inner) <= 40 else inner[:40] + "…"
-            raise TemplateError(
+            raise _error(
+                text,
+                start,
                 f"'{{{{{shown}}}}}' is not a variable: write '{{{{ name }}}}' or "
                 "'{{ name.field }}' (letters, digits, '_', '-', dotted)",
-                line,
             )
         parts.append(text[pos:start])
         parts.append(name)
         pos = end + 2
+
+
+def _error(text: str, start: int, problem: str) -> TemplateError:
+    return TemplateError(problem, text.count("\n", 0, start) + 1, text.count(_OPEN, 0, start))
 
 
 _MISSING: Any = object()
