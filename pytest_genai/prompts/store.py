@@ -300,16 +300,20 @@ def _yaml() -> Any:
 
 
 def _load_yaml(path: Path, text: str) -> tuple[Any, Any]:
-    """The file's data and its node tree (for line numbers), loaded safely."""
+    """The file's data and its node tree (for line numbers), parsed once and safely (libyaml's
+    loader where PyYAML has it)."""
     yaml = _yaml()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         line = mark.line + 1 if mark is not None else None
         raise PromptError(f"invalid YAML: {problem}", source=str(path), line=line) from None
+    finally:
+        loader.dispose()
     return data, node
 
 

@@ -992,24 +992,23 @@ def test_unbalanced_braces_in_a_text_file_names_the_line(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("text", "line", "problem"),
     [
+        # libyaml's wording where PyYAML has it, the pure-Python parser's otherwise
         (
             'template: "x"\n  bad: indent\n',
             2,
-            "expected <block end>, but found '<block mapping start>'",
+            ("did not find expected key", "expected <block end>"),
         ),
-        (
-            "template: hi\n\tdescription: x\n",
-            2,
-            "found character '\\t' that cannot start any token",
-        ),
-        ("template: {{ name }}\n", 1, "found unhashable key"),
+        ("template: hi\n\tdescription: x\n", 2, ("tab character", "'\\t'")),
+        ("template: {{ name }}\n", 1, ("found unhashable key",)),
     ],
 )
 def test_unparseable_yaml_names_the_line(
-    tmp_path: Path, text: str, line: int, problem: str
+    tmp_path: Path, text: str, line: int, problem: tuple[str, ...]
 ) -> None:
     store, path = one_file(tmp_path, "v1.yaml", text)
-    assert load_error(store, "p") == f"{path}:{line}: invalid YAML: {problem}"
+    error = load_error(store, "p")
+    assert error.startswith(f"{path}:{line}: invalid YAML: ")
+    assert any(words in error for words in problem), error
 
 
 def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
