@@ -77,6 +77,16 @@ def _parse_traces(text: str) -> Path | str:
     return path
 
 
+def _parse_cache_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in ("auto", "record", "replay", "off"):
+        raise OptionError(f"expected auto, record, replay or off, got {text!r}")
+    return mode
+
+
+_parse_dollars = _number(float, "an amount in USD >= 0", lambda v: 0 <= v < float("inf"))
+
+
 def _parse_url(text: str) -> str:
     url = text.strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
@@ -217,6 +227,39 @@ OPTIONS: tuple[Option, ...] = (
         "otlp|PATH.jsonl",
     ),
     Option(
+        "cache",
+        "the judge cache: auto (read, then write), record (always ask, overwrite), replay (never "
+        "ask a model; a miss is a judge error) or off (default: auto)",
+        _parse_cache_mode,
+        "MODE",
+    ),
+    Option(
+        "cache_dir",
+        "folder of the judge cache file judge.sqlite (default: .genai_cache/ under the rootdir)",
+        _parse_path,
+        "DIR",
+    ),
+    Option(
+        "max_cost",
+        "stop asking judges once the run's judge calls cost this many USD (all xdist workers)",
+        _parse_dollars,
+        "USD",
+    ),
+    Option(
+        "max_judge_calls",
+        "make at most N judge calls in the run (all xdist workers); cached verdicts are free",
+        _parse_non_negative_int,
+        "N",
+    ),
+    Option(
+        "lock",
+        "write genai.lock: the pass bar of every gated suite (dataset digest, judges, "
+        "thresholds), which later runs must keep",
+        _parse_bool,
+        "BOOL",
+        switch=True,
+    ),
+    Option(
         "prompts_dir",
         "the versioned prompt directory load_prompt reads (default: prompts/ under the rootdir)",
         _parse_path,
@@ -253,6 +296,11 @@ class Settings:
     traces: Path | str | None = None
     prompts_dir: Path | None = None
     lock_prompts: bool = False
+    cache: str = "auto"
+    cache_dir: Path | None = None
+    max_cost: float | None = None
+    max_judge_calls: int | None = None
+    lock: bool = False
 
     @classmethod
     def resolve(

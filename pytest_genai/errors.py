@@ -39,6 +39,19 @@ class JudgeError(ScorerError):
         """Tokens and cost of the answers that came, if any (`judges.client.Usage`)."""
 
 
+class BudgetExhausted(JudgeError):
+    """A judge call the run's spend limits (`--genai-max-cost`, `--genai-max-judge-calls`) do
+    not allow: the judge was not asked."""
+
+
+class ReplayMiss(JudgeError):
+    """`--genai-cache=replay` and no cached verdict for the question: no model was asked."""
+
+
+JUDGE_ERROR_TYPES = ("JudgeError", "BudgetExhausted", "ReplayMiss")
+"""The `error_type` of a `Feedback` whose judge gave no verdict."""
+
+
 class DatasetError(Exception):
     """A dataset that can't be used: names the file (or source), the line and case when known,
     what is wrong and how to fix it."""

@@ -20,6 +20,7 @@ from pytest_genai.current import (
     enter,
     prompt_dirs,
 )
+from pytest_genai.judging import RUN_ID_KEY
 from pytest_genai.session import JUDGE_ERROR_ATTR, SAMPLE_SEED_KEY, SESSION_KEY, GenaiSession
 
 if TYPE_CHECKING:
@@ -103,8 +104,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is not None:
         state.tracing.close()
         workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is not None and state.tracing.problems:
-            workeroutput[PROBLEMS_KEY] = list(state.tracing.problems)
+        problems = state.tracing.problems + state.judging.problems()
+        if workeroutput is not None and problems:
+            workeroutput[PROBLEMS_KEY] = problems
 
 
 PROBLEMS_KEY = "genai_problems"
@@ -223,8 +225,10 @@ class ControllerHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """Every xdist worker samples with the controller's seed."""
+        """Every xdist worker samples with the controller's seed, and counts judge spend
+        under the controller's run id."""
         node.workerinput[SAMPLE_SEED_KEY] = self.state.sample_seed
+        node.workerinput[RUN_ID_KEY] = self.state.judging.run_id
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -18,6 +18,7 @@ import pytest
 from pytest_genai.config import Settings
 from pytest_genai.current import PROMPTS_KEY, RECORDER_KEY, leave
 from pytest_genai.errors import JudgeError
+from pytest_genai.judging import JudgeRun
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
 from pytest_genai.tracing.run import TraceRun
 
@@ -36,7 +37,6 @@ REPORT_ATTR = "genai_case"
 """The test-report attribute that carries a test's `CaseResult` (as a dict) to the controller."""
 JUDGE_ERROR_ATTR = "genai_judge_error"
 """Set on the call report of a test that failed because a judge gave no verdict."""
-JUDGE_THREAD_PREFIX = "genai-judge"
 EVALUATED_ATTR = "genai_evaluated"
 """Carries the records of a test's `evaluate()` calls (a list of dicts) to the controller."""
 IMPLICIT_ATTR = "genai_outcome"
@@ -58,8 +58,8 @@ class GenaiSession:
         self._cases: dict[str, CaseResult] = {}
         self._implicit: dict[str, dict[str, object]] = {}
         self._scorers: dict[str, Scorer] | None = None
-        self._judge_client: JudgeClient | None = None
-        self._judge_pool: ThreadPoolExecutor | None = None
+        workerinput = getattr(config, "workerinput", None)
+        self.judging = JudgeRun(settings, config.rootpath, workerinput)
         self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
@@ -102,32 +102,15 @@ class GenaiSession:
 
     def judge_client(self) -> JudgeClient:
         """The process's judge client, made on first use (no litellm import before)."""
-        with self._lock:  # pool threads may ask first
-            if self._judge_client is None:
-                from pytest_genai.judges.client import JudgeClient
-
-                self._judge_client = JudgeClient(self.settings)
-        return self._judge_client
+        return self.judging.client()
 
     def judge_pool(self) -> ThreadPoolExecutor | None:
-        """Threads for judging several criteria at once, made on first use and kept for the
-        run (None when `genai_judge_concurrency` is 1)."""
-        if self.settings.judge_concurrency < 2:
-            return None
-        if self._judge_pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._judge_pool = ThreadPoolExecutor(
-                max_workers=self.settings.judge_concurrency,
-                thread_name_prefix=JUDGE_THREAD_PREFIX,
-            )
-        return self._judge_pool
+        """Threads for judging several criteria at once (None with concurrency 1)."""
+        return self.judging.pool()
 
     def close(self) -> None:
-        """End of the run: let the judge threads go."""
-        if self._judge_pool is not None:
-            self._judge_pool.shutdown(wait=True, cancel_futures=True)
-            self._judge_pool = None
+        """End of the run: let the judge threads go, close the cache, end tracing."""
+        self.judging.close()
         self.tracing.close()
 
     # -- per test ---------------------------------------------------------------------------------
@@ -439,6 +422,23 @@ class GenaiSession:
             cases=self.cases,
         )
         write_atomic(path, report.model_dump_json(indent=2) + "\n")
+
+    def cache_line(self) -> str | None:
+        """The judge cache's part of the summary: hits, misses, calls made, cost saved."""
+        settings = self.settings
+        if settings.cache == "off":
+            return None
+        totals = self.aggregates()[1]
+        misses = totals.judge_calls + totals.replay_misses
+        if not (totals.cached or misses):
+            return None
+        from pytest_genai.report.table import money
+
+        saved = f", {money(totals.cost_saved)} saved" if totals.cost_saved else ""
+        return (
+            f"genai judge cache ({settings.cache}, {self.judging.cache_path}): "
+            f"{totals.cached} hits, {misses} misses, {totals.judge_calls} judge calls made{saved}"
+        )
 
     def terminal_lines(self) -> list[str]:
         """The 'genai quality' section, or nothing when no test recorded a score."""

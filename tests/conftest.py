@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +31,11 @@ import pytest_genai.tracing.model
 import pytest_genai.tracing.run
 import pytest_genai.tracing.values  # noqa: F401
 from tests.support.llm_server import LLMServer
+
+# The judge cache would answer the second of two identical pytester runs from the first one's
+# verdicts; tests about judging count the requests each run makes. The cache's own tests turn
+# it back on (`--genai-cache=...`, or without this variable for the default).
+os.environ["GENAI_CACHE"] = "off"
 
 XDIST_MODES = {"no-xdist": [], "xdist-2": ["-n", "2"]}
 

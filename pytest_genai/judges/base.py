@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import os
@@ -166,6 +167,7 @@ class Judge(Scorer):
                     response_model=self._response_model,
                     inference_params=params,
                     validate=self._coerce,
+                    identity={**self.identity(), "repeat": _repeat_index()},
                 )
             finally:
                 SUPPRESSED.reset(token)
@@ -178,7 +180,22 @@ class Judge(Scorer):
             )
         return self._feedback(reply.result, reply)
 
+    def identity(self) -> dict[str, str]:
+        """What makes this judge the judge it is: its name and digests of its instructions,
+        result type and pass rule (the judge cache's key and `genai.lock` use it)."""
+        return {
+            "judge": self.name,
+            "instructions": _digest(self.instructions),
+            "result": _digest(self._result_spec()),
+            "pass_rule": _digest(_rule_identity(self.pass_rule)),
+        }
+
     def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:
+        metadata: dict[str, Any] = {"judge_model": reply.model, "requests": reply.attempts}
+        if reply.cached:
+            metadata["cached"] = True
+            if reply.saved.cost is not None:
+                metadata["cost_saved"] = reply.saved.cost
         return Feedback(
             name=self.name,
             value=value,
@@ -187,7 +204,7 @@ class Judge(Scorer):
             cost=reply.cost,
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,
-            metadata={"judge_model": reply.model, "requests": reply.attempts},
+            metadata=metadata,
         )
 
     def error_feedback(self, exc: BaseException) -> Feedback:
@@ -264,6 +281,33 @@ EVALUATOR_SPAN_ATTRIBUTES = {
     "pytest_genai.evaluator": True,
 }
 """Marks a judge's span, so that trace queries never count it as the app's own LLM call."""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _rule_identity(rule: Any) -> str:
+    """A pass rule as text that changes when the rule does (a `pass_if` function by its name
+    and code)."""
+    check = getattr(rule, "_check", None)
+    if check is None:
+        return f"threshold={getattr(rule, 'threshold', None)!r}"
+    code = getattr(check, "__code__", None)
+    body = repr((code.co_code, code.co_consts, code.co_names)) if code is not None else repr(check)
+    name = f"{getattr(check, '__module__', '')}.{getattr(check, '__qualname__', '')}"
+    return f"pass_if={name}:{_digest(body)}"
+
+
+def _repeat_index() -> int:
+    """The run number of the repeated dataset case being judged (0 for other tests), so each
+    run of a case gets its own cached verdict."""
+    from pytest_genai.current import current_item
+
+    item = current_item()
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    return int(getattr(case, "repeat", 0) or 0)
 
 
 def _tracer() -> Any:

@@ -18,16 +18,17 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pytest_genai.errors import JudgeError
+from pytest_genai.errors import BudgetExhausted, JudgeError, ReplayMiss
 from pytest_genai.judges.parsing import ReplyParseError, parse_reply
 from pytest_genai.secrets import MASK, SECRET_FIELD
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from pytest_genai.cache import JudgeStore
     from pytest_genai.config import Settings
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
@@ -65,6 +66,32 @@ class JudgeReply:
     model: str
     attempts: int
     usage: Usage = dataclasses.field(default_factory=Usage)
+    cached: bool = False
+    """Answered from the judge cache: no request made; `saved` is what the original cost."""
+    saved: Usage = dataclasses.field(default_factory=Usage)
+
+    def stored(self) -> dict[str, Any]:
+        """What the judge cache keeps of this reply (no request parameters, no keys)."""
+        return {
+            "result": self.result,
+            "rationale": self.rationale,
+            "text": self.text,
+            "model": self.model,
+            "usage": dataclasses.asdict(self.usage),
+        }
+
+    @classmethod
+    def from_cache(cls, value: Mapping[str, Any]) -> JudgeReply:
+        usage = Usage(**{k: v for k, v in (value.get("usage") or {}).items() if k in _USAGE})
+        return cls(
+            result=value["result"],
+            rationale=value.get("rationale") or "",
+            text=value.get("text") or "",
+            model=value.get("model") or "",
+            attempts=0,
+            cached=True,
+            saved=usage,
+        )
 
     @property
     def input_tokens(self) -> int | None:
@@ -79,6 +106,7 @@ class JudgeReply:
         return self.usage.cost
 
 
+_USAGE = frozenset(f.name for f in dataclasses.fields(Usage))
 _READONLY = r".*`ReadOnly` qualifier"
 
 
@@ -147,8 +175,43 @@ def _rejects_response_format(exc: BaseException, status: int | None) -> bool:
     return any(word in text for word in ("response_format", "json_schema", "structured output"))
 
 
+class RateGate:
+    """Holds back the requests of every thread of a process after a rate limit (429): the
+    thread that got it waits out its back-off as usual, and the others wait with it instead of
+    adding to the storm."""
+
+    def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+        self.sleep = sleep
+        self.clock = clock
+        self._until = 0.0
+        self._owner: int | None = None
+        self._lock = threading.Lock()
+        self.waits = 0
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            until = self.clock() + seconds
+            if until > self._until:
+                self._until, self._owner = until, threading.get_ident()
+
+    def wait(self) -> None:
+        with self._lock:
+            delay = self._until - self.clock()
+            if delay <= 0 or self._owner == threading.get_ident():
+                return
+            self.waits += 1
+        self.sleep(delay)
+
+
+RATE_LIMITED = frozenset({429, 529})
+
+
 class JudgeClient:
-    """Asks judge models; one per process, shared by the threads of concurrent assertions."""
+    """Asks judge models; one per process, shared by the threads of concurrent assertions.
+
+    With a `store`, answers come from and go to the judge cache (as `settings.cache` says) and
+    the run's spend limits are enforced across processes (`run_id` names the run there).
+    """
 
     def __init__(
         self,
@@ -157,14 +220,20 @@ class JudgeClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
+        store: JudgeStore | None = None,
+        run_id: str = "",
     ) -> None:
         self.settings = settings
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.sleep = sleep
+        self.store = store
+        self.run_id = run_id
+        self.gate = RateGate(sleep, time.monotonic)
         self._no_structured: set[str] = set()
         self._providers: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.store_problems: list[str] = []
 
     # -- public ------------------------------------------------------------------------------
 
@@ -176,14 +245,110 @@ class JudgeClient:
         response_model: type[BaseModel] | None = None,
         inference_params: dict[str, Any] | None = None,
         validate: Callable[[Any], Any] | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> JudgeReply:
         """Ask one question and parse the verdict; re-ask once if the reply is unreadable.
 
         `validate` turns the parsed result into the judge's value; a `ValueError` from it makes
-        the reply unreadable too (re-asked once, then a `JudgeError`).
+        the reply unreadable too (re-asked once, then a `JudgeError`). With `identity` (what
+        makes the judge the judge it is) the answer may come from, and goes to, the judge cache.
+        A call the spend limits don't allow raises `BudgetExhausted`.
         """
         model = model or self.settings.judge_model
+        mode = self.settings.cache
+        key = None
+        if identity is not None and self.store is not None and mode != "off":
+            from pytest_genai.cache import cache_key
+
+            params = {"temperature": self.settings.judge_temperature, **(inference_params or {})}
+            key = cache_key(model=model, identity=identity, messages=messages, params=params)
+            if mode in ("auto", "replay"):
+                hit = self._stored(key)
+                if hit is not None:
+                    return hit
+            if mode == "replay":
+                raise ReplayMiss(
+                    f"no cached verdict of judge {identity.get('judge', '?')!r} ({model}) for "
+                    f"this question (key {key[:12]}) and --genai-cache=replay asks no model: "
+                    "record it first with --genai-cache=record (or auto) where the judge can be "
+                    "reached, and keep the cache file"
+                )
         self._check_model(model)
+        self._reserve()
+        try:
+            reply = self._ask(messages, model, response_model, inference_params, validate)
+        except JudgeError as exc:
+            self._spent(exc.usage.cost if isinstance(exc.usage, Usage) else None)
+            raise
+        self._spent(reply.cost)
+        if key is not None and mode in ("auto", "record"):
+            self._store(key, reply)
+        return reply
+
+    # -- the cache and the budget --------------------------------------------------------------
+
+    def _stored(self, key: str) -> JudgeReply | None:
+        from pytest_genai.cache import StoreUnavailable
+
+        assert self.store is not None
+        try:
+            value = self.store.get(key)
+        except StoreUnavailable as exc:
+            self._problem(f"{exc}; the judge was asked instead")
+            return None
+        if value is None or "result" not in value:
+            return None
+        return JudgeReply.from_cache(value)
+
+    def _store(self, key: str, reply: JudgeReply) -> None:
+        from pytest_genai.cache import StoreUnavailable
+
+        assert self.store is not None
+        try:
+            self.store.put(key, reply.stored())
+        except StoreUnavailable as exc:
+            self._problem(f"{exc}; a verdict was not cached")
+
+    def _reserve(self) -> None:
+        settings = self.settings
+        if self.store is None or (settings.max_judge_calls is None and settings.max_cost is None):
+            return
+        from pytest_genai.cache import StoreUnavailable
+
+        try:
+            reason = self.store.reserve_call(
+                self.run_id, settings.max_judge_calls, settings.max_cost
+            )
+        except StoreUnavailable as exc:
+            reason = f"the spend could not be counted ({exc})"
+        if reason is not None:
+            raise BudgetExhausted(f"judge budget exhausted: {reason}; the judge was not asked")
+
+    def _spent(self, cost: float | None) -> None:
+        if not cost or self.store is None:
+            return
+        if self.settings.max_cost is None and self.settings.max_judge_calls is None:
+            return
+        from pytest_genai.cache import StoreUnavailable
+
+        try:
+            self.store.add_cost(self.run_id, cost)
+        except StoreUnavailable as exc:
+            self._problem(f"{exc}; a judge call's cost was not counted")
+
+    def _problem(self, message: str) -> None:
+        with self._lock:
+            if message not in self.store_problems:
+                self.store_problems.append(message)
+
+    def _ask(
+        self,
+        messages: list[dict[str, str]],
+        model: str,
+        response_model: type[BaseModel] | None,
+        inference_params: dict[str, Any] | None,
+        validate: Callable[[Any], Any] | None,
+    ) -> JudgeReply:
         conversation = list(messages)
         attempts = 0
         last_text = ""
@@ -318,6 +483,7 @@ class JudgeClient:
             else:
                 params.pop("response_format", None)
             made += 1
+            self.gate.wait()
             try:
                 return litellm.completion(**params), made
             except Exception as exc:
@@ -339,7 +505,10 @@ class JudgeClient:
                     raise JudgeError(
                         message + _secret_free(_message(exc), params), attempts=made
                     ) from None
-                self.sleep(self._delay(retries, wait))
+                delay = self._delay(retries, wait)
+                if status in RATE_LIMITED:
+                    self.gate.hold(delay)
+                self.sleep(delay)
                 retries += 1
 
     def _delay(self, retry: int, retry_after: float | None) -> float:

@@ -18,7 +18,7 @@ from typing import Any
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from pytest_genai.errors import JudgeError, ScorerError
+from pytest_genai.errors import JUDGE_ERROR_TYPES, JudgeError, ScorerError
 
 
 def messages_text(messages: list[Any]) -> str:
@@ -131,7 +131,7 @@ def judge_equivalence(old: str, new: str) -> Comparison:
     )[0]
     if feedback.error is not None:
         cause = f"{feedback.error.error_type}: {feedback.error.message}"
-        if feedback.error.error_type == "JudgeError":
+        if feedback.error.error_type in JUDGE_ERROR_TYPES:
             raise JudgeError(f"genai_snapshot(compare='judge') got no verdict: {cause}")
         raise ScorerError(f"genai_snapshot(compare='judge') could not compare: {cause}")
     rationale = f"judge says {feedback.value}" + (

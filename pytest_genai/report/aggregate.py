@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pytest_genai.errors import JUDGE_ERROR_TYPES
 from pytest_genai.results import AssessmentSourceType, CaseResult, Feedback
 
 NO_SCORER = "(no score)"
@@ -29,14 +30,30 @@ class JudgeUsage(BaseModel):
     output_tokens: int = 0
     cost: float | None = None
     unpriced_calls: int = 0
+    cached: int = 0
+    """Verdicts answered from the judge cache (no call made)."""
+    cost_saved: float = 0.0
+    """What the cached verdicts cost when they were first asked."""
+    not_judged: int = 0
+    """Judge calls the spend limits did not allow."""
+    replay_misses: int = 0
+    """Questions `--genai-cache=replay` found no cached verdict for."""
 
     def add(self, feedback: Feedback) -> None:
         if feedback.source.source_type is not AssessmentSourceType.LLM_JUDGE:
             return
-        self.judge_errors += (
-            feedback.error is not None and feedback.error.error_type == "JudgeError"
-        )
-        if feedback.error is not None and not feedback.metadata.get("requests"):
+        metadata = feedback.metadata
+        if metadata.get("cached"):
+            self.cached += 1
+            saved = metadata.get("cost_saved")
+            if isinstance(saved, (int, float)):
+                self.cost_saved = round(self.cost_saved + saved, 10)
+            return
+        error_type = feedback.error.error_type if feedback.error is not None else None
+        self.judge_errors += error_type in JUDGE_ERROR_TYPES
+        self.not_judged += error_type == "BudgetExhausted"
+        self.replay_misses += error_type == "ReplayMiss"
+        if feedback.error is not None and not metadata.get("requests"):
             return  # stopped before asking (no credentials, a missing expectation): no call
         self.judge_calls += 1
         self.input_tokens += feedback.input_tokens or 0

@@ -130,11 +130,15 @@ def totals_line(t: Totals) -> str:
         f"{t.cases} cases: {t.passed} passed, {t.failed} failed, {t.errors} errors, "
         f"{t.skipped} skipped; {t.feedback} scores recorded"
     )
-    if t.judge_calls or t.judge_errors:
+    if t.judge_calls or t.judge_errors or t.cached:
         line += (
             f"; judges: {_count(t.judge_calls, 'verdict')} asked, "
             f"{_count(t.judge_errors, 'judge error')}, {t.tokens} tokens, cost {cost_text(t)}"
         )
+    if t.cached:
+        line += f"; {t.cached} cached (saved {money(t.cost_saved)})"
+    if t.not_judged:
+        line += f"; {t.not_judged} not judged (budget exhausted)"
     return line
 
 

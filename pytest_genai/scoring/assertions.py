@@ -7,12 +7,13 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_genai.errors import JudgeError, ScorerError, ScoresFailed
+from pytest_genai.errors import JUDGE_ERROR_TYPES, JudgeError, ScorerError, ScoresFailed
+from pytest_genai.judging import JUDGE_THREAD_PREFIX
 from pytest_genai.recording import current_recorder
 from pytest_genai.results import AssessmentSourceType, Feedback, truncate_text
 from pytest_genai.scoring.base import Scorer
 from pytest_genai.scoring.registry import ScorerSpec, resolve_scorers
-from pytest_genai.session import JUDGE_THREAD_PREFIX, GenaiSession, get_session
+from pytest_genai.session import GenaiSession, get_session
 
 if TYPE_CHECKING:
     from pytest_genai.tracing.model import Trace
@@ -109,7 +110,7 @@ def check(
     if not errors and not failures:
         return feedback
     message = _message(errors, failures, len(feedback), outputs)
-    if any(f.error is not None and f.error.error_type == "JudgeError" for f in errors):
+    if any(f.error is not None and f.error.error_type in JUDGE_ERROR_TYPES for f in errors):
         raise JudgeError(message)  # a judge asked but gave no verdict (not a misused judge)
     if errors:
         raise ScorerError(message)

@@ -23,6 +23,14 @@ messages:
 """
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This suite may run in an xdist worker; syrupy reads the worker's environment variable
+    and would take an in-process pytester run for a worker too (and print no report)."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+
+
 def write_prompts(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / "prompts" / name
