@@ -36,6 +36,7 @@ _EXPORTS = {
     "Prompt": "pytest_genai.prompts.model",
     "PromptFormatError": "pytest_genai.prompts.model",
     "PromptUse": "pytest_genai.results",
+    "Comparison": "pytest_genai.prompts.snapshots",
     "trace": "pytest_genai.tracing.api",
     "start_span": "pytest_genai.tracing.api",
     "LiveSpan": "pytest_genai.tracing.api",
@@ -52,6 +53,7 @@ __all__ = [
     "Case",
     "CaseRecorder",
     "CaseResult",
+    "Comparison",
     "DatasetError",
     "EvaluationResult",
     "Feedback",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
     from pytest_genai.judges.assertions import assert_judged
     from pytest_genai.judges.base import make_judge
     from pytest_genai.prompts.model import Prompt, PromptFormatError
+    from pytest_genai.prompts.snapshots import Comparison
     from pytest_genai.prompts.store import load_prompt
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.results import (

@@ -100,12 +100,20 @@ class JudgeStore:
         if self._db is not None:
             return self._db
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = self._open()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            db = self._rebuild(exc)
+        deadline = time.monotonic() + self.busy_seconds
+        while True:
+            try:
+                db = self._open()
+                break
+            except sqlite3.DatabaseError as exc:
+                if not _is_busy(exc):
+                    db = self._rebuild(exc)
+                    break
+                # switching a new file to WAL can be refused at once while another process
+                # creates it (no busy wait there): try again, within the bound
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
         self._db = db
         return db
 
@@ -126,7 +134,7 @@ class JudgeStore:
 
     def _rebuild(self, cause: BaseException) -> sqlite3.Connection:
         """Move an unusable file aside and start a new one."""
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.time_ns()}-{os.getpid()}")
         for suffix in ("", "-wal", "-shm"):
             source = Path(str(self.path) + suffix)
             if source.exists():
@@ -233,15 +241,18 @@ class JudgeStore:
                 try:
                     return action(self._connect())
                 except sqlite3.DatabaseError as exc:
-                    locked = isinstance(exc, sqlite3.OperationalError) and (
-                        "locked" in str(exc) or "busy" in str(exc)
-                    )
-                    if locked or attempt == 1:
+                    if _is_busy(exc) or attempt == 1:
                         raise StoreUnavailable(f"the judge cache {self.path}: {exc}") from exc
                     if self._db is not None:
                         self._db.close()
                     self._db = self._rebuild(exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 class StoreUnavailable(Exception):

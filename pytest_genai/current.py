@@ -8,6 +8,7 @@ value. It is a stack only so that a pytest run nested in a test (pytester) resto
 
 from __future__ import annotations
 
+import contextvars
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,10 @@ def current_item() -> pytest.Item | None:
     """The test being run in this process, if any."""
     return _running[-1] if _running else None
 
+
+DETACHED: contextvars.ContextVar[bool] = contextvars.ContextVar("genai_detached", default=False)
+"""Set in a thread doing work of a test that has finished (deferred judging): its spans belong
+to no test, not to the one running meanwhile."""
 
 prompt_dirs: list[tuple[Path, bool]] = []
 """The prompt directory of each pytest run in progress, and whether it enforces

@@ -20,6 +20,7 @@ from pytest_genai.current import (
     enter,
     prompt_dirs,
 )
+from pytest_genai.datasets.deferred import DEFERRED_KEY
 from pytest_genai.judging import RUN_ID_KEY
 from pytest_genai.session import JUDGE_ERROR_ATTR, SAMPLE_SEED_KEY, SESSION_KEY, GenaiSession
 
@@ -102,8 +103,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     a worker hands what went wrong to the controller, which prints it."""
     state = session.config.stash.get(SESSION_KEY, None)
     if state is not None:
-        state.tracing.close()
         workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            settled = state.settle_deferred()
+            if settled:
+                workeroutput[DEFERRED_KEY] = settled
+        state.tracing.close()
         problems = state.tracing.problems + state.judging.problems()
         if workeroutput is not None and problems:
             workeroutput[PROBLEMS_KEY] = problems
@@ -197,6 +202,7 @@ class ControllerHooks:
         self.judge_errors: list[pytest.TestReport] = []
         self.lock_problems: list[str] = []
         self.locked_now: list[str] = []
+        self.lock_lines: list[str] = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -232,7 +238,9 @@ class ControllerHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """An xdist worker finished: keep the problems it had (an OTLP export that failed)."""
+        """An xdist worker finished: keep its deferred cases and the problems it had (an OTLP
+        export that failed)."""
+        self.state.add_settled(getattr(node, "workeroutput", {}).get(DEFERRED_KEY, []))
         for problem in getattr(node, "workeroutput", {}).get(PROBLEMS_KEY, ()):
             if problem not in self.state.problems:
                 self.state.problems.append(problem)
@@ -244,14 +252,16 @@ class ControllerHooks:
         written. A missed gate fails the run; a report that can't be written fails it with
         exit code 4 rather than going missing.
         """
+        self.state.settle_deferred()
         repeated = self.state.decide_repeated()
         gates = self.state.evaluate_gates()
-        if repeated or gates:
+        changed = self._pass_bars(session.config)
+        if repeated or gates or changed:
             from pytest_genai.report.gate_reports import log_results
 
-            log_results(session.config, repeated, gates)
+            log_results(session.config, repeated, gates, changed)
             missed = not all(g.passed for g in gates) or not all(r.passed for r in repeated)
-            if missed and session.exitstatus == pytest.ExitCode.OK:
+            if (missed or changed) and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.lock_problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -259,6 +269,17 @@ class ControllerHooks:
             session.exitstatus == pytest.ExitCode.OK
         ):
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def _pass_bars(self, config: pytest.Config) -> dict[str, list[str]]:
+        """Write genai.lock (`--genai-lock`), or check the gated suites against it."""
+        if not self.state.passbars_wanted:
+            return {}
+        from pytest_genai.report.passbar import LOCK_FILE, at_session_end
+
+        changed, self.lock_lines = at_session_end(
+            config.rootpath / LOCK_FILE, self.state.settings.lock, self.state.passbars
+        )
+        return changed
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Judge errors in full (pytest's FAILURES section lists only its own category), then
@@ -280,16 +301,23 @@ class ControllerHooks:
             terminalreporter.write_sep("=", "genai quality")
             for line in lines:
                 terminalreporter.write_line(line)
+            cache = self.state.cache_line()
+            if cache:
+                terminalreporter.write_line(cache)
         if self.lock_problems:
             terminalreporter.write_sep("=", "genai prompt lock", red=True)
             for problem in self.lock_problems:
                 terminalreporter.write_line(problem, red=True)
+        for line in self.lock_lines:
+            terminalreporter.write_line(line)
         if self.locked_now:
             terminalreporter.write_line(
                 f"genai: locked {len(self.locked_now)} prompt version(s) in prompts.lock: "
                 + ", ".join(self.locked_now)
             )
-        for problem in self.state.problems + self.state.tracing.problems:
+        for problem in (
+            self.state.problems + self.state.tracing.problems + self.state.judging.problems()
+        ):
             terminalreporter.write_line(f"pytest-genai: {problem}", red=True)
         if self.state.report_error is None and self.state.settings.report is not None:
             terminalreporter.write_line(f"genai report: {self.state.settings.report}")

@@ -54,6 +54,9 @@ class CaseRecorder:
         self.scored_explicitly = False
         """A `genai_eval` test called `score()`: its return value is not scored again."""
         self._stash = item.stash
+        self._prompts: list[PromptUse] | None = None
+        self.pending: list[tuple[Any, list[Any]]] = []
+        """Deferred judging: (future of the verdicts, the judges) not in yet."""
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -110,7 +113,14 @@ class CaseRecorder:
     @property
     def prompts(self) -> list[PromptUse]:
         """The prompt versions this test loaded or rendered, in order of first use."""
+        if self._prompts is not None:
+            return list(self._prompts)
         return list(self._stash.get(PROMPTS_KEY, {}).values())
+
+    def freeze(self) -> None:
+        """The test is over but its record is finished later (deferred judging): keep what
+        lives on the item."""
+        self._prompts = self.prompts
 
     def set_case(
         self, *, inputs: Any = None, outputs: Any = None, expectations: Any = None

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_genai.config import Settings
 from pytest_genai.current import PROMPTS_KEY, RECORDER_KEY, leave
+from pytest_genai.datasets.deferred import DeferredJudging
 from pytest_genai.errors import JudgeError
 from pytest_genai.judging import JudgeRun
 from pytest_genai.outcome import OUTCOME_KEY, TestOutcome
@@ -60,6 +61,10 @@ class GenaiSession:
         self._scorers: dict[str, Scorer] | None = None
         workerinput = getattr(config, "workerinput", None)
         self.judging = JudgeRun(settings, config.rootpath, workerinput)
+        self.deferred = DeferredJudging(settings.judge_concurrency)
+        self.passbars_wanted = settings.lock or (config.rootpath / "genai.lock").exists()
+        """Work out gated suites' pass bars: `--genai-lock`, or a genai.lock to check."""
+        self.passbars: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
@@ -110,6 +115,7 @@ class GenaiSession:
 
     def close(self) -> None:
         """End of the run: let the judge threads go, close the cache, end tracing."""
+        self.deferred.close()
         self.judging.close()
         self.tracing.close()
 
@@ -193,6 +199,9 @@ class GenaiSession:
             else:
                 for evaluated in recorder.evaluated:
                     self.add_case(evaluated)
+        if recorder is not None and recorder.pending:
+            self.deferred.park(recorder)  # its verdicts come in later: see settle_deferred
+            return
         if recorder is None or not recorder.has_result():
             if outcome.outcome != "passed":
                 setattr(report, IMPLICIT_ATTR, outcome.as_dict())
@@ -241,6 +250,9 @@ class GenaiSession:
             suite = split_nodeid(report.nodeid)[0]
             if gates is not None:
                 self._gate_specs.setdefault(suite, gates)
+                bar = getattr(report, "genai_passbar", None)
+                if bar is not None:
+                    self.passbars.setdefault(suite, bar)
             if rule is not None:
                 self._pass_rules.setdefault(suite, rule["rule"])
                 self._runs[report.nodeid] = (rule["case"], int(rule["run"]))
@@ -255,6 +267,23 @@ class GenaiSession:
         # the report lives on in pytest's terminal stats; the result is kept here, once
         delattr(report, REPORT_ATTR)
         self.add_case(CaseResult.model_validate(payload))
+
+    def settle_deferred(self) -> list[dict[str, Any]]:
+        """Wait for deferred verdicts: the controller keeps the completed cases; a worker
+        returns them as plain data for its `workeroutput`."""
+        settled = self.deferred.settle()
+        if self.is_worker:
+            return [c.model_dump(mode="json", exclude_defaults=True) for c in settled]
+        for case in settled:
+            self.add_case(case)
+        return []
+
+    def add_settled(self, payloads: list[dict[str, Any]]) -> None:
+        """A worker's settled deferred cases (controller)."""
+        from pytest_genai.results import CaseResult
+
+        for payload in payloads:
+            self.add_case(CaseResult.model_validate(payload))
 
     def add_case(self, case: CaseResult) -> None:
         """Keep one finished case (from a worker's report, or made in this process)."""

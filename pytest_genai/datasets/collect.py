@@ -15,7 +15,7 @@ import inspect
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,12 @@ from pytest_genai.current import PLUGIN_SCORED_KEY
 from pytest_genai.datasets.formats import DatasetSource, load_dataset
 from pytest_genai.datasets.model import Case
 from pytest_genai.errors import DatasetError
+
+if TYPE_CHECKING:
+    from pytest_genai.recording import CaseRecorder
+    from pytest_genai.results import Feedback
+    from pytest_genai.scoring.base import Scorer
+    from pytest_genai.session import GenaiSession
 
 MARKER = "genai_eval"
 OPTIONS = ("dataset", "scorers", "id_field", "thresholds", "sample", "repeats", "pass_rule")
@@ -145,6 +151,8 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
                 f"thresholds= names {unknown[0]!r}, which is not one of the marker's scorers "
                 f"({', '.join(names) or 'none'})"
             )
+        if options.gates:
+            _note_dataset(metafunc, cases)
         cases = _sampled(metafunc, options, cases)
         runs = options.runs(metafunc.config)
         if runs == 1:
@@ -164,6 +172,52 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
     if "case" not in metafunc.fixturenames:
         metafunc.fixturenames.append("case")
     metafunc.parametrize("case", params, indirect=True)
+
+
+DATASET_DIGESTS = pytest.StashKey[dict[str, str]]()
+"""Gated suite -> the digest of its whole dataset (only when pass bars are locked or checked)."""
+
+
+def _note_dataset(metafunc: pytest.Metafunc, cases: list[Case]) -> None:
+    from pytest_genai.session import get_session
+
+    session = get_session(metafunc.config)
+    if session is None or not session.passbars_wanted:
+        return
+    from pytest_genai.report.passbar import dataset_digest
+
+    digests = metafunc.config.stash.setdefault(DATASET_DIGESTS, {})
+    digests[metafunc.definition.nodeid] = dataset_digest(cases)
+
+
+def passbar_of(item: pytest.Item) -> dict[str, Any] | None:
+    """The pass bar of a gated case's suite (as plain data), when pass bars are locked or
+    checked; worked out once per suite."""
+    from pytest_genai.session import get_session
+
+    session = get_session(item.config)
+    if session is None or not session.passbars_wanted:
+        return None
+    from pytest_genai.outcome import suite_and_case
+
+    suite = suite_and_case(item)[0]
+    bars = item.config.stash.setdefault(PASSBARS, {})
+    if suite not in bars:
+        options = options_of(item)
+        digest = item.config.stash.get(DATASET_DIGESTS, {}).get(suite)
+        if options is None or not options.gates or digest is None:
+            bars[suite] = None
+        else:
+            from pytest_genai.report.passbar import compute
+            from pytest_genai.scoring.registry import resolve_scorers
+
+            scorers = resolve_scorers(list(options.scorers), session.registered_scorers)
+            bar = compute(digest, scorers, list(options.gates), session.settings.judge_model)
+            bars[suite] = bar.model_dump()
+    return bars[suite]
+
+
+PASSBARS = pytest.StashKey[dict[str, Any]]()
 
 
 def _sampled(metafunc: pytest.Metafunc, options: EvalOptions, cases: list[Case]) -> list[Case]:
@@ -351,8 +405,48 @@ def score(item: pytest.Item, case: Case, outputs: Any) -> Any:
     scorers = resolve_scorers(list(options.scorers), registered)
     # the suite's gates, or the pass rule over a case's runs, decide; not each run on its own
     gated = bool(options.gates) or case.repeat > 0
+    if gated and session is not None:
+        from pytest_genai.results import AssessmentSourceType
+
+        judges = [s for s in scorers if s.source_type is AssessmentSourceType.LLM_JUDGE]
+        if judges:
+            return _defer(session, recorder, case, outputs, scorers, judges)
     return check(
         scorers, session, outputs, case.inputs, case.expectations, None, fail_on_scores=not gated
+    )
+
+
+def _defer(
+    session: GenaiSession,
+    recorder: CaseRecorder,
+    case: Case,
+    outputs: Any,
+    scorers: list[Scorer],
+    judges: list[Scorer],
+) -> list[Feedback]:
+    """Score with the code scorers now and hand the judges to deferred judging."""
+    __tracebackhide__ = True
+    from pytest_genai.scoring.assertions import check, current_trace, run_all
+
+    recorder.set_case(inputs=case.inputs, outputs=outputs, expectations=case.expectations)
+    others = [s for s in scorers if s not in judges]
+    trace = current_trace(session) if any(j.wants_trace for j in judges) else None
+    session.deferred.submit(
+        recorder,
+        judges,
+        lambda judges, **values: run_all(judges, session, **values),
+        case.repeat,
+        session.judge_client(),
+        outputs=outputs,
+        inputs=case.inputs,
+        expectations=case.expectations,
+        context=None,
+        trace=trace,
+    )
+    if not others:
+        return []
+    return check(
+        others, session, outputs, case.inputs, case.expectations, None, fail_on_scores=False
     )
 
 
@@ -399,6 +493,11 @@ def annotate_teardown(item: pytest.Item, report: pytest.TestReport) -> None:
     gates = gates_of(item)
     if gates:
         setattr(report, GATES_ATTR, gates)
+        bar = passbar_of(item)
+        if bar is not None:
+            from pytest_genai.report.passbar import PASSBAR_ATTR
+
+            setattr(report, PASSBAR_ATTR, bar)
     rule = pass_rule_of(item)
     if rule is not None:
         setattr(report, REPEATS_ATTR, rule)

@@ -294,9 +294,27 @@ def _rule_identity(rule: Any) -> str:
     if check is None:
         return f"threshold={getattr(rule, 'threshold', None)!r}"
     code = getattr(check, "__code__", None)
-    body = repr((code.co_code, code.co_consts, code.co_names)) if code is not None else repr(check)
+    if code is None:
+        body = repr(check)
+    else:  # the values a factory's closure captured, and defaults, are part of the rule
+        cells = tuple(_cell(c) for c in getattr(check, "__closure__", None) or ())
+        defaults = getattr(check, "__defaults__", None)
+        body = repr((code.co_code, code.co_consts, code.co_names, cells, defaults))
     name = f"{getattr(check, '__module__', '')}.{getattr(check, '__qualname__', '')}"
     return f"pass_if={name}:{_digest(body)}"
+
+
+CASE_REPEAT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "genai_case_repeat", default=None
+)
+"""The run number of the case a deferred judge call belongs to (its test is over by then)."""
+
+
+def _cell(cell: Any) -> str:
+    try:
+        return repr(cell.cell_contents)
+    except ValueError:  # an empty cell
+        return "<empty>"
 
 
 def _repeat_index() -> int:
@@ -304,6 +322,9 @@ def _repeat_index() -> int:
     run of a case gets its own cached verdict."""
     from pytest_genai.current import current_item
 
+    deferred = CASE_REPEAT.get()
+    if deferred is not None:
+        return deferred
     item = current_item()
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("case") if callspec is not None else None
@@ -385,9 +406,19 @@ def _default_model() -> str:
     return judge_client()[1]
 
 
+BOUND_CLIENT: contextvars.ContextVar[JudgeClient | None] = contextvars.ContextVar(
+    "genai_judge_client", default=None
+)
+"""The client of the run a deferred judge call belongs to (its test is over by then)."""
+
+
 def judge_client() -> tuple[JudgeClient, str]:
     """The client of the running pytest session (or one from the environment), and its model."""
     from pytest_genai.current import current_item
+
+    bound = BOUND_CLIENT.get()
+    if bound is not None:
+        return bound, bound.settings.judge_model
     from pytest_genai.session import get_session
 
     item = current_item()

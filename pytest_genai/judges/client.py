@@ -71,11 +71,15 @@ class JudgeReply:
     saved: Usage = dataclasses.field(default_factory=Usage)
 
     def stored(self) -> dict[str, Any]:
-        """What the judge cache keeps of this reply (no request parameters, no keys)."""
+        """What the judge cache keeps of this reply (no request parameters; secrets the
+        model's words may quote are masked)."""
+        from pytest_genai.secrets import Redactor
+
+        redact = Redactor()
         return {
             "result": self.result,
-            "rationale": self.rationale,
-            "text": self.text,
+            "rationale": redact(self.rationale),
+            "text": redact(self.text),
             "model": self.model,
             "usage": dataclasses.asdict(self.usage),
         }
@@ -256,6 +260,11 @@ class JudgeClient:
         """
         model = model or self.settings.judge_model
         mode = self.settings.cache
+        if mode == "replay" and identity is None:
+            raise ReplayMiss(
+                "--genai-cache=replay asks no model, and this question can't be looked up in "
+                "the judge cache (it has no judge identity)"
+            )
         key = None
         if identity is not None and self.store is not None and mode != "off":
             from pytest_genai.cache import cache_key

@@ -67,7 +67,10 @@ class PromptSnapshotAssertion(SnapshotAssertion):
     def _assert(self, data: Any) -> bool:
         index = _prompt_index(data, self._custom_index)
         if index is not None:
-            self(name=index)
+            # the same version rendered again in this test gets a file of its own
+            uses = self.__dict__.setdefault("_uses", {})
+            uses[index] = uses.get(index, 0) + 1
+            self(name=index if uses[index] == 1 else f"{index}-{uses[index]}")
         return super()._assert(data)
 
 
@@ -253,9 +256,11 @@ class OutputSnapshotAssertion(SnapshotAssertion):
         stored, tainted = self._recall_data(index=self.index)
         if isinstance(stored, str) and not tainted:
             new = output_text(data)
-            comparison = (
-                Comparison(True, "identical", score=1.0) if new == stored else compare(stored, new)
-            )
+            if new == stored:
+                score = 1.0 if name.startswith("similarity") else None
+                comparison = Comparison(True, "identical", score=score)
+            else:
+                comparison = compare(stored, new)
             extension.comparison, extension.compared = comparison, (stored, new)
             if not self.update_snapshots:
                 custom = self._custom_index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Literal
@@ -156,7 +157,7 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
         by_suite[(case.suite, prompt_label(case))].append(case)
 
     summaries: list[ScorerSummary] = []
-    for suite, prompts in sorted(by_suite):
+    for suite, prompts in sorted(by_suite, key=_natural):
         suite_cases = by_suite[(suite, prompts)]
         per_case = [_by_name(case.feedback) for case in suite_cases]
         names = sorted({name for found in per_case for name in found}) or [NO_SCORER]
@@ -206,6 +207,12 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                 )
             )
     return summaries
+
+
+def _natural(key: tuple[str, str]) -> tuple[object, ...]:
+    """Suite, then prompt versions in number order (`v2` before `v10`)."""
+    suite, prompts = key
+    return (suite, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", prompts)])
 
 
 def prompt_label(case: CaseResult) -> str:

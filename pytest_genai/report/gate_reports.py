@@ -9,9 +9,15 @@ from pytest_genai.report.gates import Gate
 from pytest_genai.report.repeats import RepeatedCase
 
 
-def log_results(config: pytest.Config, repeated: list[RepeatedCase], gates: list[Gate]) -> None:
-    """Report every repeated case's verdict, then every gate; the terminal shows them without
-    a progress percentage (they were not collected: pytest's count does not include them)."""
+def log_results(
+    config: pytest.Config,
+    repeated: list[RepeatedCase],
+    gates: list[Gate],
+    changed: dict[str, list[str]] | None = None,
+) -> None:
+    """Report every repeated case's verdict, every gate, then each suite whose pass bar
+    changed since genai.lock; the terminal shows them without a progress percentage (they
+    were not collected: pytest's count does not include them)."""
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     showing = getattr(terminal, "_show_progress_info", None)
     if showing:
@@ -28,6 +34,8 @@ def log_results(config: pytest.Config, repeated: list[RepeatedCase], gates: list
             )
         for gate in gates:
             log_gate(config, gate)
+        for suite, changes in (changed or {}).items():
+            log_lock(config, suite, changes)
     finally:
         if showing:
             terminal._show_progress_info = showing  # type: ignore[union-attr]
@@ -75,3 +83,13 @@ def _log(
 
 def _why(gate: Gate) -> str:
     return f"quality gate missed: {gate.describe()}"
+
+
+def log_lock(config: pytest.Config, suite: str, changes: list[str]) -> None:
+    """A suite whose pass bar differs from genai.lock: a failed test `<suite>[genai-lock]`."""
+    why = (
+        "pass bar changed since genai.lock was written: "
+        + "; ".join(changes)
+        + ". If this is on purpose, write the lock again with --genai-lock"
+    )
+    _log(config, f"{suite}[genai-lock]", suite, why, [("genai.lock", "changed")])

@@ -78,6 +78,9 @@ def rows(summaries: Sequence[ScorerSummary]) -> tuple[list[str], list[list[str]]
     return headers, table
 
 
+TEXT_COLUMNS = ("suite", "prompts", "scorer")
+
+
 def render(summaries: Sequence[ScorerSummary], tablefmt: str) -> str:
     """The table as text: `"plain"` for the terminal, `"github"` for markdown (tabulate)."""
     headers, table = rows(summaries)
@@ -85,7 +88,7 @@ def render(summaries: Sequence[ScorerSummary], tablefmt: str) -> str:
         return _plain(headers, table)
     from tabulate import tabulate
 
-    align = ["left", "left"] + ["right"] * (len(headers) - 2)
+    align = ["left" if h in TEXT_COLUMNS else "right" for h in headers]
     return tabulate(
         table, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=align
     )
@@ -95,10 +98,11 @@ def _plain(headers: list[str], table: list[list[str]]) -> str:
     """A fixed-width table (text columns left, numbers right) in linear time: the terminal
     table of a large run has thousands of rows, where tabulate's type inference costs."""
     widths = [max(len(cell) for cell in column) for column in zip(headers, *table, strict=True)]
+    text = [h in TEXT_COLUMNS for h in headers]
 
     def line(cells: list[str]) -> str:
         padded = (
-            cell.ljust(width) if i < 2 else cell.rjust(width)
+            cell.ljust(width) if text[i] else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         )
         return "  ".join(padded).rstrip()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from pytest_genai.current import _fixture_scopes
+from pytest_genai.current import DETACHED, _fixture_scopes
 from pytest_genai.tracing import conventions as cv
 
 if TYPE_CHECKING:
@@ -36,6 +36,11 @@ class TestSpans:
         self.started_ns = time.time_ns()
         self.spans: list[ReadableSpan] = []
         self.closed = False
+
+
+_NOBODY = TestSpans("")
+_NOBODY.closed = True
+"""The owner of spans made for a test that has finished (deferred judging): dropped."""
 
 
 class Collector(SpanProcessor):
@@ -77,6 +82,8 @@ class Collector(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         owner = self._current
+        if owner is not None and DETACHED.get():
+            owner = _NOBODY
         if owner is not None:
             self._owners[span.context.span_id] = owner
             if _fixture_scopes:  # made by a session/module/... fixture: shared, not the test's
