@@ -54,6 +54,7 @@ class DeferredJudging:
         (the test, and maybe the session, is over by then). Blocks only while the pool already
         has its fill of cases waiting."""
         from pytest_genai.judges.base import BOUND_CLIENT, CASE_REPEAT
+        from pytest_genai.judges.client import first_call_done
 
         self._room.acquire()
         context = contextvars.copy_context()
@@ -69,13 +70,10 @@ class DeferredJudging:
                 )
             future: Future[list[Feedback]] = self._pool.submit(context.run, run, judges, **case)
             self.submitted += 1
-            first = self.submitted == 1
         future.add_done_callback(lambda _: self._room.release())
         recorder.pending.append((future, list(judges)))
-        if first:
-            # litellm and the judge path import modules on their first call; first imports
-            # from several threads at once can see half-made modules. Later calls overlap.
-            future.exception()
+        if not first_call_done():
+            future.exception()  # see judges.client: the process's first judge call goes alone
 
     def park(self, recorder: CaseRecorder) -> None:
         """The case's test is over: keep its record until its verdicts are in."""

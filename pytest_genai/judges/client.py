@@ -209,6 +209,15 @@ class RateGate:
 
 RATE_LIMITED = frozenset({429, 529})
 
+_first_call_done = threading.Event()
+"""Set once this process made its first judge request: litellm has loaded what it loads
+lazily on a first call (first imports from several threads at once can see half-made
+modules, so callers make that first call alone)."""
+
+
+def first_call_done() -> bool:
+    return _first_call_done.is_set()
+
 
 class JudgeClient:
     """Asks judge models; one per process, shared by the threads of concurrent assertions.
@@ -494,8 +503,11 @@ class JudgeClient:
             made += 1
             self.gate.wait()
             try:
-                return litellm.completion(**params), made
+                response = litellm.completion(**params)
+                _first_call_done.set()
+                return response, made
             except Exception as exc:
+                _first_call_done.set()
                 status = _status(exc)
                 if structured and _rejects_response_format(exc, status):
                     with self._lock:

@@ -126,21 +126,16 @@ def run_all(scorers: Sequence[Scorer], session: GenaiSession | None, **case: Any
     # a scorer that itself asserts, from a pool thread, must not wait on the pool it occupies
     if pool is None or threading.current_thread().name.startswith(JUDGE_THREAD_PREFIX):
         return [f for s in scorers for f in s.run(**case)]
-    global _judged_once
+    from pytest_genai.judges.client import first_call_done
+
     first: list[Feedback] = []
-    if not _judged_once:
-        # the first judge call of a process imports what litellm loads lazily; first imports
-        # from several threads at once can see half-made modules, so that call goes alone
+    if not first_call_done():  # see judges.client: the process's first judge call goes alone
         first = scorers[0].run(**case)
         scorers = scorers[1:]
-        _judged_once = True
     futures = [
         pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers
     ]
     return first + [f for future in futures for f in future.result()]
-
-
-_judged_once = False
 
 
 def _message(errors: list[Feedback], failures: list[Feedback], total: int, outputs: Any) -> str:
