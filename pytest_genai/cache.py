@@ -200,7 +200,7 @@ class JudgeStore:
                 if max_calls is not None and calls >= max_calls:
                     reason = f"{calls} of at most {max_calls} judge calls made"
                 elif max_cost is not None and cost >= max_cost:
-                    reason = f"${cost:.4f} spent of at most ${max_cost:g}"
+                    reason = f"${_usd(cost)} spent of at most ${_usd(max_cost)}"
                 column = "refused" if reason else "calls"
                 db.execute(
                     f"UPDATE spend SET {column} = {column} + 1, updated = ? WHERE run = ?",
@@ -247,6 +247,11 @@ class JudgeStore:
                         self._db.close()
                     self._db = self._rebuild(exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _usd(amount: float) -> str:
+    """`2.0013`, `2`, `0.0000117`: dollars without exponent or trailing zeros."""
+    return f"{amount:.8f}".rstrip("0").rstrip(".")
 
 
 def _is_busy(exc: BaseException) -> bool:

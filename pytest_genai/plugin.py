@@ -296,6 +296,10 @@ class ControllerHooks:
                 text = crash.message if crash is not None else str(report.longrepr or "")
                 message = text.splitlines()[0] if text else ""
                 terminalreporter.write_line(f"JUDGE ERROR {report.nodeid} - {message}")
+        if self.state.late_errors:
+            terminalreporter.write_sep("-", "judge errors of gated cases (judged after the test)")
+            for line in self.state.late_errors:
+                terminalreporter.write_line(f"JUDGE ERROR {line}", red=True)
         lines = self.state.terminal_lines()
         if lines:
             terminalreporter.write_sep("=", "genai quality")

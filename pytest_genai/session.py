@@ -65,6 +65,8 @@ class GenaiSession:
         self.passbars_wanted = settings.lock or (config.rootpath / "genai.lock").exists()
         """Work out gated suites' pass bars: `--genai-lock`, or a genai.lock to check."""
         self.passbars: dict[str, dict[str, Any]] = {}
+        self.late_errors: list[str] = []
+        """Deferred judging: cases whose judge gave no verdict after their test passed."""
         self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
@@ -275,7 +277,7 @@ class GenaiSession:
         if self.is_worker:
             return [c.model_dump(mode="json", exclude_defaults=True) for c in settled]
         for case in settled:
-            self.add_case(case)
+            self._add_settled(case)
         return []
 
     def add_settled(self, payloads: list[dict[str, Any]]) -> None:
@@ -283,7 +285,12 @@ class GenaiSession:
         from pytest_genai.results import CaseResult
 
         for payload in payloads:
-            self.add_case(CaseResult.model_validate(payload))
+            self._add_settled(CaseResult.model_validate(payload))
+
+    def _add_settled(self, case: CaseResult) -> None:
+        self.add_case(case)
+        if case.outcome == "error" and case.error:
+            self.late_errors.append(f"{case.nodeid} - {case.error.splitlines()[0][:300]}")
 
     def add_case(self, case: CaseResult) -> None:
         """Keep one finished case (from a worker's report, or made in this process)."""
@@ -461,12 +468,13 @@ class GenaiSession:
         misses = totals.judge_calls + totals.replay_misses
         if not (totals.cached or misses):
             return None
-        from pytest_genai.report.table import money
+        from pytest_genai.report.table import _count, money
 
         saved = f", {money(totals.cost_saved)} saved" if totals.cost_saved else ""
         return (
             f"genai judge cache ({settings.cache}, {self.judging.cache_path}): "
-            f"{totals.cached} hits, {misses} misses, {totals.judge_calls} judge calls made{saved}"
+            f"{_count(totals.cached, 'hit')}, {_count(misses, 'miss')}, "
+            f"{_count(totals.judge_calls, 'judge call')} made{saved}"
         )
 
     def terminal_lines(self) -> list[str]:

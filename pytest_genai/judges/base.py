@@ -439,13 +439,16 @@ def unavailable_reason(model: str | None = None) -> str | None:
     """Why no judge can be asked in this run (for `pytest.skip`), or None when one can.
 
     Checks the model string, the provider's credentials and, with `genai_judge_base_url`, that
-    the server answers; asks the model nothing.
+    the server answers; asks the model nothing. With `--genai-cache=replay` no model is asked
+    at all, so none needs to be reachable: None.
     """
     client, default_model = judge_client()
     try:
         chosen = _model(model or default_model)
     except JudgeError as exc:
         return str(exc)
+    if client.settings.cache == "replay":
+        return None
     return client.unavailable_reason(chosen)
 
 

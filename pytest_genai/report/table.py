@@ -140,11 +140,12 @@ def totals_line(t: Totals) -> str:
             f"{_count(t.judge_errors, 'judge error')}, {t.tokens} tokens, cost {cost_text(t)}"
         )
     if t.cached:
-        line += f"; {t.cached} cached (saved {money(t.cost_saved)})"
+        saved = f" (saved {money(t.cost_saved)})" if t.cost_saved else ""
+        line += f"; {t.cached} cached{saved}"
     if t.not_judged:
         line += f"; {t.not_judged} not judged (budget exhausted)"
     return line
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")

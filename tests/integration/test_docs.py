@@ -9,7 +9,9 @@ Conventions for ```python blocks in the markdown:
   `assert_outcomes`, plus `judge_errors=N` for tests reported as "judge error", 0 unless
   given); without it, the file must pass, with at least one test and no failure;
 - a fence of any language right after a line `<!-- file: <path> -->` is a data file (a dataset,
-  a config file), written like a support file for every test file that follows it on the page;
+  a config file, a prompt version, a stored snapshot such as
+  `__snapshots__/test_x/test_y[greeting-v1].prompt.txt`), written like a support file for every
+  test file that follows it on the page;
 - any other python block must at least compile.
 
 LLM judges: test snippets and examples/judges run with the judge pointed at the loopback
@@ -50,7 +52,7 @@ FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTA
 ANY_FENCE = re.compile(r"^```(\w*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FILE_NAME = re.compile(r"#\s*([\w./-]+\.py)\s*$")
 DATA_FILE = re.compile(
-    r"^<!--\s*file:\s*([\w./-]+)\s*-->[ \t]*\n\s*^```\w*[ \t]*\n(.*?)^```[ \t]*$",
+    r"^<!--\s*file:\s*([\w./@\[\]-]+)\s*-->[ \t]*\n\s*^```\w*[ \t]*\n(.*?)^```[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
 EXPECT = re.compile(r"^#\s*expect:\s*(.+)$", re.MULTILINE)
@@ -438,3 +440,75 @@ def test_support_bot_example_passes(pytester: pytest.Pytester, xdist_args: list[
     output = "\n".join(result.outlines + result.errlines)
     assert result.ret == 0, output
     assert result.parseoutcomes()["passed"] == 2 * len(billing) >= 4, output
+
+
+PROMPTS_EXAMPLE = ROOT / "examples" / "prompts"
+
+
+def test_prompts_example_passes(
+    pytester: pytest.Pytester, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under `pytest -n`, the run below would inherit this worker's variables, and syrupy would
+    # take it for an xdist worker: no snapshot summary, no check for unused snapshots.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    copy_example(PROMPTS_EXAMPLE, pytester)
+    stored = {
+        path: path.read_bytes()
+        for path in sorted(pytester.path.rglob("*"))
+        if path.is_file() and ("__snapshots__" in path.parts or path.name == "prompts.lock")
+    }
+    assert len(stored) >= 5  # the lock and the committed snapshots
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 0, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 5, output
+    assert outcomes == {"passed": outcomes["passed"]}, output  # no failure, skip or warning
+    totals = TOTALS_LINE.search(output)
+    assert totals is not None, output
+    scored, passed, failed, errors, skipped = map(int, totals.groups())
+    assert scored == passed >= 5 and (failed, errors, skipped) == (0, 0, 0), output
+    # every committed snapshot was used and matched: none failed, none unused, none written
+    assert re.search(rf"^{len(stored) - 1} snapshots passed\.$", output, re.MULTILINE), output
+    assert {path: path.read_bytes() for path in stored} == stored
+    # the quality table has a prompts column: one row per version and scorer
+    assert re.search(r"^suite +prompts +scorer ", output, re.MULTILINE), output
+    for version in ("support v1", "support v2"):
+        for scorer in ("contains", "length"):
+            row = rf"::test_each_version +{version} +{scorer} "
+            assert re.search(row, output), f"no row for {version} {scorer}:\n{output}"
+    assert re.search(r"::test_production_reply +support v1 +snapshot ", output), output
+
+    # A locked version whose file changes fails the tests that load it, and the run.
+    v1 = pytester.path / "prompts" / "support" / "v1.txt"
+    v1.write_text(v1.read_text(encoding="utf-8").replace("Answer from", "Answer only from"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
+
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == 1, output
+    message = "prompt support v1 changed after it was locked: save the new text as v3"
+    assert re.search(rf"^={{3,}} genai prompt lock ={{3,}}\n{message}$", output, re.MULTILINE)
+    assert re.search(r"FAILED .*test_rendered_prompt\[support@1\]", output), output
+    assert re.search(r"\d+ failed, \d+ passed", output), output
+
+
+def test_ci_workflow_example_parses_and_uses_real_options() -> None:
+    """The example GitHub Actions workflow is valid YAML and every `--genai-*` flag it passes
+    exists (with a value the option accepts)."""
+    import yaml
+
+    from pytest_genai.config import OPTIONS
+
+    path = ROOT / "examples" / "ci" / "github-actions.yml"
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert {"record", "replay"} <= set(workflow["jobs"])
+    flags = {option.flag: option for option in OPTIONS}
+    used = re.findall(r"(--genai-[a-z-]+)(?:=(\S+))?", path.read_text(encoding="utf-8"))
+    assert used
+    for flag, value in used:
+        assert flag in flags, f"{path}: unknown option {flag}"
+        if value and not value.startswith("$"):
+            flags[flag].parse(value.strip("'\""))

@@ -275,7 +275,7 @@ def test_max_cost_with_add_cost(store: JudgeStore) -> None:
     assert spent.cost == pytest.approx(0.01)
     reason = store.reserve_call("run", None, 0.01)
     assert reason is not None
-    assert "$0.0100 spent of at most $0.01" in reason
+    assert "$0.01 spent of at most $0.01" in reason
     assert store.spend("run").refused == 1
     store.add_cost("run", 0)  # nothing
     assert store.spend("run").cost == pytest.approx(0.01)
@@ -756,7 +756,7 @@ def test_max_cost_counts_what_the_calls_cost(
     assert first.cost is not None and first.cost > 0
     assert store.spend("run-1").cost == pytest.approx(first.cost)
     assert client.ask(QUESTION, identity=IDENTITY).cached  # free
-    with pytest.raises(BudgetExhausted, match=r"judge budget exhausted: \$0\.0000 spent"):
+    with pytest.raises(BudgetExhausted, match=r"judge budget exhausted: \$0\.0000\d* spent"):
         client.ask(OTHER_QUESTION, identity=IDENTITY)
     assert len(llm_server.requests) == 1
     assert store.spend("run-1").refused == 1
