@@ -11,6 +11,7 @@ are the verdict, rationale, raw reply and usage.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -99,16 +100,24 @@ class JudgeStore:
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None:
             return self._db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"the judge cache folder {self.path.parent} can't be made ({exc}): set "
+                "genai_cache_dir to a writable folder, or --genai-cache=off"
+            ) from None
         deadline = time.monotonic() + self.busy_seconds
         while True:
             try:
                 db = self._open()
                 break
             except sqlite3.DatabaseError as exc:
-                if not _is_busy(exc):
+                if _is_corrupt(exc):
                     db = self._rebuild(exc)
                     break
+                if not _is_busy(exc):
+                    raise StoreUnavailable(f"the judge cache {self.path}: {exc}") from None
                 # switching a new file to WAL can be refused at once while another process
                 # creates it (no busy wait there): try again, within the bound
                 if time.monotonic() >= deadline:
@@ -126,7 +135,10 @@ class JudgeStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             db.execute("SELECT count(*) FROM verdicts WHERE key = ''").fetchone()
-            db.execute("DELETE FROM spend WHERE updated < ?", (time.time() - SPEND_DAYS * 86400,))
+            with contextlib.suppress(sqlite3.OperationalError):  # read-only: replay still reads
+                db.execute(
+                    "DELETE FROM spend WHERE updated < ?", (time.time() - SPEND_DAYS * 86400,)
+                )
         except BaseException:
             db.close()
             raise
@@ -140,8 +152,11 @@ class JudgeStore:
             if source.exists():
                 try:
                     os.replace(source, Path(str(aside) + suffix))
-                except OSError:
-                    source.unlink(missing_ok=True)
+                except OSError as exc:
+                    raise StoreUnavailable(
+                        f"the judge cache {self.path} is unreadable ({cause}) and can't be moved "
+                        f"aside ({exc}): delete it, or set genai_cache_dir elsewhere"
+                    ) from None
         message = (
             f"the judge cache {self.path} could not be read ({cause}); it was moved to "
             f"{aside.name} and a new one started"
@@ -241,7 +256,7 @@ class JudgeStore:
                 try:
                     return action(self._connect())
                 except sqlite3.DatabaseError as exc:
-                    if _is_busy(exc) or attempt == 1:
+                    if not _is_corrupt(exc) or attempt == 1:
                         raise StoreUnavailable(f"the judge cache {self.path}: {exc}") from exc
                     if self._db is not None:
                         self._db.close()
@@ -252,6 +267,15 @@ class JudgeStore:
 def _usd(amount: float) -> str:
     """`2.0013`, `2`, `0.0000117`: dollars without exponent or trailing zeros."""
     return f"{amount:.8f}".rstrip("0").rstrip(".")
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """Whether the file is damaged (not merely locked, read-only or missing)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
 
 
 def _is_busy(exc: BaseException) -> bool:

@@ -105,7 +105,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is not None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
-            settled = state.settle_deferred()
+            interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+            settled = state.settle_deferred(interrupted)
             if settled:
                 workeroutput[DEFERRED_KEY] = settled
         state.tracing.close()
@@ -252,7 +253,8 @@ class ControllerHooks:
         written. A missed gate fails the run; a report that can't be written fails it with
         exit code 4 rather than going missing.
         """
-        self.state.settle_deferred()
+        self.state.settle_deferred(session.exitstatus == pytest.ExitCode.INTERRUPTED)
+        self.state.lost_deferred()
         repeated = self.state.decide_repeated()
         gates = self.state.evaluate_gates()
         changed = self._pass_bars(session.config)

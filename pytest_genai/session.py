@@ -38,6 +38,8 @@ REPORT_ATTR = "genai_case"
 """The test-report attribute that carries a test's `CaseResult` (as a dict) to the controller."""
 JUDGE_ERROR_ATTR = "genai_judge_error"
 """Set on the call report of a test that failed because a judge gave no verdict."""
+DEFERRED_ATTR = "genai_deferred"
+"""Set on the teardown report of a case whose verdicts come at the end of the run."""
 EVALUATED_ATTR = "genai_evaluated"
 """Carries the records of a test's `evaluate()` calls (a list of dicts) to the controller."""
 IMPLICIT_ATTR = "genai_outcome"
@@ -65,6 +67,8 @@ class GenaiSession:
         self.passbars_wanted = settings.lock or (config.rootpath / "genai.lock").exists()
         """Work out gated suites' pass bars: `--genai-lock`, or a genai.lock to check."""
         self.passbars: dict[str, dict[str, Any]] = {}
+        self._awaited: dict[str, pytest.TestReport] = {}
+        """Deferred cases reported by a worker whose verdicts have not come yet."""
         self.late_errors: list[str] = []
         """Deferred judging: cases whose judge gave no verdict after their test passed."""
         self._lock = threading.Lock()
@@ -203,6 +207,7 @@ class GenaiSession:
                     self.add_case(evaluated)
         if recorder is not None and recorder.pending:
             self.deferred.park(recorder)  # its verdicts come in later: see settle_deferred
+            setattr(report, DEFERRED_ATTR, True)
             return
         if recorder is None or not recorder.has_result():
             if outcome.outcome != "passed":
@@ -244,6 +249,8 @@ class GenaiSession:
             delattr(report, EVALUATED_ATTR)
             for payload in evaluated:
                 self.add_case(CaseResult.model_validate(payload))
+        if getattr(report, DEFERRED_ATTR, False):
+            self._awaited[report.nodeid] = report
         gates = getattr(report, "genai_gates", None)
         rule = getattr(report, "genai_repeats", None)
         if gates is not None or rule is not None:
@@ -270,10 +277,11 @@ class GenaiSession:
         delattr(report, REPORT_ATTR)
         self.add_case(CaseResult.model_validate(payload))
 
-    def settle_deferred(self) -> list[dict[str, Any]]:
-        """Wait for deferred verdicts: the controller keeps the completed cases; a worker
-        returns them as plain data for its `workeroutput`."""
-        settled = self.deferred.settle()
+    def settle_deferred(self, interrupted: bool = False) -> list[dict[str, Any]]:
+        """Wait for deferred verdicts (after an interruption, only those already asked): the
+        controller keeps the completed cases; a worker returns them as plain data for its
+        `workeroutput`."""
+        settled = self.deferred.settle(cancel=interrupted)
         if self.is_worker:
             return [c.model_dump(mode="json", exclude_defaults=True) for c in settled]
         for case in settled:
@@ -287,7 +295,29 @@ class GenaiSession:
         for payload in payloads:
             self._add_settled(CaseResult.model_validate(payload))
 
+    def lost_deferred(self) -> None:
+        """Deferred cases whose verdicts never came (their xdist worker crashed): errors in
+        the report, so a gate counts them instead of passing on the cases left."""
+        if not self._awaited:
+            return
+        from pytest_genai.outcome import split_nodeid
+        from pytest_genai.results import CaseResult
+
+        for nodeid in sorted(self._awaited):
+            suite, case_id = split_nodeid(nodeid)
+            self._add_settled(
+                CaseResult(
+                    nodeid=nodeid,
+                    suite=suite,
+                    case_id=case_id,
+                    outcome="error",
+                    error="its judges' verdicts were lost: the xdist worker that ran it "
+                    "stopped before it could send them",
+                )
+            )
+
     def _add_settled(self, case: CaseResult) -> None:
+        self._awaited.pop(case.nodeid, None)
         self.add_case(case)
         if case.outcome == "error" and case.error:
             self.late_errors.append(f"{case.nodeid} - {case.error.splitlines()[0][:300]}")

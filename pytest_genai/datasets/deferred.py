@@ -81,15 +81,27 @@ class DeferredJudging:
         with self._lock:
             self._waiting.append(recorder)
 
-    def settle(self) -> list[CaseResult]:
-        """Wait for every verdict; the completed records of the parked cases."""
+    def settle(self, cancel: bool = False) -> list[CaseResult]:
+        """Wait for every verdict (with `cancel`, the run was interrupted: judge calls not
+        started yet are not made); the completed records of the parked cases."""
         with self._lock:
             waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return []
+        from concurrent.futures import CancelledError
+
+        if cancel:
+            for recorder in waiting:
+                for future, _ in recorder.pending:
+                    future.cancel()
         results = []
         for recorder in waiting:
             for future, judges in recorder.pending:
                 try:
                     recorder.add(future.result())
+                except CancelledError:
+                    reason = RuntimeError("not judged: the run was interrupted")
+                    recorder.add([j.error_feedback(reason) for j in judges])
                 except BaseException as exc:  # the runner turns errors into feedback already
                     recorder.add([judges[0].error_feedback(exc)] if judges else [])
             recorder.pending.clear()

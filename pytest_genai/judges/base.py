@@ -6,10 +6,12 @@ import contextvars
 import dataclasses
 import functools
 import hashlib
+import inspect
 import json
 import math
 import os
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -182,13 +184,17 @@ class Judge(Scorer):
 
     def identity(self) -> dict[str, str]:
         """What makes this judge the judge it is: its name and digests of its instructions,
-        result type and pass rule (the judge cache's key and `genai.lock` use it)."""
-        return {
-            "judge": self.name,
-            "instructions": _digest(self.instructions),
-            "result": _digest(self._result_spec()),
-            "pass_rule": _digest(_rule_identity(self.pass_rule)),
-        }
+        result type and pass rule (the judge cache's key and `genai.lock` use it); the same
+        in every process."""
+        identity = self.__dict__.get("_identity")
+        if identity is None:
+            identity = self.__dict__["_identity"] = {
+                "judge": self.name,
+                "instructions": _digest(self.instructions),
+                "result": _digest(self._result_spec()),
+                "pass_rule": _digest(_rule_identity(self.pass_rule)),
+            }
+        return dict(identity)
 
     def _feedback(self, value: Any, reply: JudgeReply) -> Feedback:
         metadata: dict[str, Any] = {"judge_model": reply.model, "requests": reply.attempts}
@@ -288,33 +294,49 @@ def _digest(text: str) -> str:
 
 
 def _rule_identity(rule: Any) -> str:
-    """A pass rule as text that changes when the rule does (a `pass_if` function by its name
-    and code)."""
+    """A pass rule as text that is the same in every process and Python version, and changes
+    when the rule does: a `pass_if` function by its name, its source and the plain values its
+    closure and defaults hold (other values by their type)."""
     check = getattr(rule, "_check", None)
     if check is None:
         return f"threshold={getattr(rule, 'threshold', None)!r}"
-    code = getattr(check, "__code__", None)
-    if code is None:
-        body = repr(check)
-    else:  # the values a factory's closure captured, and defaults, are part of the rule
-        cells = tuple(_cell(c) for c in getattr(check, "__closure__", None) or ())
-        defaults = getattr(check, "__defaults__", None)
-        body = repr((code.co_code, code.co_consts, code.co_names, cells, defaults))
     name = f"{getattr(check, '__module__', '')}.{getattr(check, '__qualname__', '')}"
+    try:
+        source = textwrap.dedent(inspect.getsource(check))
+    except (OSError, TypeError):  # made by exec, a builtin, a callable object
+        source = type(check).__qualname__
+    cells = []
+    for cell in getattr(check, "__closure__", None) or ():
+        try:
+            cells.append(_plain(cell.cell_contents))
+        except ValueError:  # an empty cell
+            cells.append("<empty>")
+    defaults = [_plain(v) for v in getattr(check, "__defaults__", None) or ()]
+    code = getattr(check, "__code__", None)  # two lambdas on one line share their source
+    constants = [_plain(c) for c in getattr(code, "co_consts", ())]
+    names = list(getattr(code, "co_names", ()))
+    body = source + repr((constants, names, cells, defaults))
     return f"pass_if={name}:{_digest(body)}"
+
+
+def _plain(value: Any, depth: int = 0) -> str:
+    """`value` as stable text when it is plain data (sets sorted); else its type's name."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if depth < 3 and isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(_plain(v, depth + 1) for v in value)) + "}"
+    if depth < 3 and isinstance(value, (list, tuple)):
+        return "[" + ",".join(_plain(v, depth + 1) for v in value) + "]"
+    if depth < 3 and isinstance(value, dict):
+        items = sorted(f"{_plain(k, depth + 1)}:{_plain(v, depth + 1)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    return f"<{type(value).__qualname__}>"
 
 
 CASE_REPEAT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "genai_case_repeat", default=None
 )
 """The run number of the case a deferred judge call belongs to (its test is over by then)."""
-
-
-def _cell(cell: Any) -> str:
-    try:
-        return repr(cell.cell_contents)
-    except ValueError:  # an empty cell
-        return "<empty>"
 
 
 def _repeat_index() -> int:
@@ -429,10 +451,21 @@ def judge_client() -> tuple[JudgeClient, str]:
 
 @functools.cache
 def _fallback_client() -> JudgeClient:
-    """Outside a pytest run (a script, a notebook): settings from the environment."""
-    from pytest_genai.config import Settings
+    """Outside a pytest run (a script, a notebook): settings from the environment. The judge
+    cache is used there only when `GENAI_CACHE` asks for it (then in `GENAI_CACHE_DIR`, or
+    `.genai_cache/` in the working directory)."""
+    from pathlib import Path
 
-    return JudgeClient(Settings.resolve({}, os.environ, {}))
+    from pytest_genai.config import Settings
+    from pytest_genai.judging import CACHE_FILE
+
+    settings = Settings.resolve({}, os.environ, {})
+    store = None
+    if os.environ.get("GENAI_CACHE") and settings.cache != "off":
+        from pytest_genai.cache import JudgeStore
+
+        store = JudgeStore((settings.cache_dir or Path(".genai_cache")) / CACHE_FILE)
+    return JudgeClient(settings, store=store)
 
 
 def unavailable_reason(model: str | None = None) -> str | None:

@@ -269,10 +269,10 @@ class JudgeClient:
         """
         model = model or self.settings.judge_model
         mode = self.settings.cache
-        if mode == "replay" and identity is None:
+        if mode == "replay" and (identity is None or self.store is None):
             raise ReplayMiss(
                 "--genai-cache=replay asks no model, and this question can't be looked up in "
-                "the judge cache (it has no judge identity)"
+                "a judge cache (none is open here, or the question has no judge identity)"
             )
         key = None
         if identity is not None and self.store is not None and mode != "off":

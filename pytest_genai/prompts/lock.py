@@ -34,7 +34,14 @@ def changed_message(name: str, version: int, newest: int) -> str:
 def read_lock(path: Path) -> dict[tuple[str, int], str]:
     """(name, version) -> digest; `PromptError` names the line of a malformed entry."""
     locked: dict[tuple[str, int], str] = {}
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptError(
+            f"can't be read ({exc})",
+            source=str(path),
+            fix="restore it from version control, or delete it and run pytest --genai-lock-prompts",
+        ) from None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -64,7 +71,10 @@ def current_digests(store: PromptStore) -> tuple[dict[tuple[str, int], str], lis
             problems.append(exc)
             continue
         for version, path in versions.items():
-            digests[(name, version)] = digest_of(path.read_bytes())
+            try:
+                digests[(name, version)] = digest_of(path.read_bytes())
+            except OSError as exc:
+                problems.append(PromptError(f"can't be read ({exc})", source=str(path)))
     return digests, problems
 
 

@@ -458,7 +458,11 @@ def _parse_template(text: str, source: str, file_text: str, scalar: Any) -> Temp
 
 
 def _read_aliases(path: Path, versions: set[int]) -> dict[str, int]:
-    data, node = _load_yaml(path, path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptError("not UTF-8 text", source=str(path), fix=f"({exc.reason})") from None
+    data, node = _load_yaml(path, text)
     source = str(path)
     if data is None:
         return {}
@@ -521,6 +525,8 @@ def store_for(root: Path | str | None = None) -> PromptStore:
         else:
             root = os.environ.get("GENAI_PROMPTS_DIR") or "prompts"
     path = Path(root).absolute()
+    if prompt_dirs and path == Path(prompt_dirs[-1][0]).absolute():
+        check_lock = prompt_dirs[-1][1]  # the run's directory, however it was named
     store = _stores.get((path, check_lock))
     if store is None:
         store = _stores[(path, check_lock)] = PromptStore(path, check_lock=check_lock)

@@ -155,6 +155,7 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
     by_suite: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for case in cases:
         by_suite[(case.suite, prompt_label(case))].append(case)
+    _merge_unsplit(by_suite)
 
     summaries: list[ScorerSummary] = []
     for suite, prompts in sorted(by_suite, key=_natural):
@@ -207,6 +208,20 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                 )
             )
     return summaries
+
+
+def _merge_unsplit(groups: dict[tuple[str, str], list[CaseResult]]) -> None:
+    """Rows are split by prompt versions only where a suite's cases used different ones: a
+    suite whose cases used one version (some through a shared fixture, recorded on the test
+    that ran first) stays one row, labelled with it."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for suite, label in groups:
+        labels[suite].add(label)
+    for suite, found in labels.items():
+        named = found - {""}
+        if len(named) == 1 and "" in found:
+            label = named.pop()
+            groups[(suite, label)].extend(groups.pop((suite, "")))
 
 
 def _natural(key: tuple[str, str]) -> tuple[object, ...]:

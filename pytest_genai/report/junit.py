@@ -43,6 +43,8 @@ def suite_properties(summaries: Sequence[ScorerSummary], totals: Totals) -> list
     ]
     for s in summaries:
         prefix = f"genai.{s.suite}.{s.scorer}"
+        if s.prompts:  # rows split by prompt versions: `genai.<suite>[greeting v3].<scorer>`
+            prefix = f"genai.{s.suite}[{s.prompts}].{s.scorer}"
         props += [
             (f"{prefix}.cases", str(s.cases)),
             (f"{prefix}.passed", str(s.passed)),

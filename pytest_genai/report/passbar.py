@@ -115,6 +115,11 @@ def read(path: Path) -> dict[str, PassBar]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockFileError(
+            f"{path} can't be read ({exc}): restore it from version control, or write it "
+            "again with --genai-lock"
+        ) from None
     try:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
@@ -160,7 +165,10 @@ def at_session_end(
     if write_lock:
         if not current:
             return {}, [f"genai: --genai-lock found no gated suite that ran; {path} not written"]
-        write(path, {**locked, **current})
+        try:
+            write(path, {**locked, **current})
+        except OSError as exc:
+            return {suite: [f"{path} could not be written: {exc}"] for suite in current}, []
         return {}, [f"genai: locked the pass bar of {len(current)} gated suite(s) in {path}"]
     changed = {
         suite: found

@@ -40,14 +40,17 @@ class _Options:
 
 
 _options = _Options()
+_DETACHED_OPTIONS = _Options()
 _tracer: tuple[Any, Any] | None = None  # (the provider, its tracer)
 
 
 def _prepare() -> _Options:
     """Per span: the running test's options, and its spans captured."""
     global _options
-    from pytest_genai.current import current_item
+    from pytest_genai.current import DETACHED, current_item
 
+    if DETACHED.get():  # work of a finished test (deferred judging): no test's options
+        return _DETACHED_OPTIONS
     item = current_item()
     options = _options
     if item is not options.item:

@@ -373,3 +373,51 @@ def test_lock_of_the_pass_bar(
     # renewed on purpose
     judged("--genai-lock", *xdist_args, model="openai/another-judge")
     assert judged(*xdist_args, model="openai/another-judge").ret == pytest.ExitCode.OK
+
+
+CRASHING = """
+import os
+import pytest
+from pytest_genai import make_judge
+
+polite = make_judge("polite", "Is this polite? {{ outputs }}")
+
+@pytest.mark.genai_eval(
+    dataset=[{"id": f"c{i}", "inputs": {"i": i}} for i in range(6)],
+    scorers=[polite],
+    thresholds={"polite": 0.5},
+)
+def test_gated(case):
+    if case.inputs["i"] == 3:
+        os._exit(1)
+    return f"answer {case.inputs['i']}"
+"""
+
+
+def test_deferred_cases_of_a_crashed_worker_count_as_errors(
+    judged: Any, pytester: pytest.Pytester, llm_server: LLMServer
+) -> None:
+    """A worker that dies takes the verdicts it had not sent: those cases are errors in the
+    report, so the gate is decided over every case, not the ones left."""
+    pytester.makepyfile(test_gated=CRASHING)
+    result = judged("--genai-cache=off", "-n", "1")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    cases = {c["case_id"]: c for c in report(pytester)["cases"]}
+    assert set(cases) == {f"c{i}" for i in range(6)}
+    lost = [k for k, c in cases.items() if "verdicts were lost" in (c["error"] or "")]
+    assert lost == ["c0", "c1", "c2"]
+    [gate] = report(pytester)["gates"]
+    assert gate["cases"] == 6 and gate["passed"] is False
+    result.stdout.fnmatch_lines(["JUDGE ERROR test_gated.py::test_gated[[]c0[]] - *were lost*"])
+
+
+def test_an_unreadable_genai_lock_fails_the_gated_suites_with_a_message(
+    judged: Any, pytester: pytest.Pytester, llm_server: LLMServer
+) -> None:
+    pytester.makepyfile(test_gated=GATED.format(n=2, threshold=0.5, app=0.0))
+    (pytester.path / "genai.lock").write_bytes(b"\xff\xfe not json")
+    result = judged()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*genai.lock can't be read*write it again with --genai-lock*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert (pytester.path / "r.json").exists()

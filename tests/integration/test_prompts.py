@@ -464,3 +464,14 @@ def test_prompts_dir_option(pytester: pytest.Pytester, xdist_args: list[str]) ->
     result = pytester.runpytest("--genai-prompts-dir=nowhere", *xdist_args)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the prompt directory *nowhere does not exist*"])
+
+
+def test_an_unreadable_prompt_lock_is_reported_not_an_internal_error(
+    pytester: pytest.Pytester, greeting: Path
+) -> None:
+    pytester.makepyfile(test_lock=LOCK_TESTS)
+    (greeting / "prompts.lock").write_bytes(b"greeting v1 \xff\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*genai prompt lock*", "*prompts.lock: can't be read*"])
+    assert "INTERNALERROR" not in result.stdout.str()

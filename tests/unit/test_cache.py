@@ -1024,3 +1024,60 @@ def test_a_judge_caches_per_repeat(
     llm_server.script(verdict("no"))
     assert reworded.score(None, "hello", None, None, None).metadata.get("cached") is None
     assert len(llm_server.requests) == 3
+
+
+IDENTITY_SCRIPT = """
+from pytest_genai import make_judge
+
+def at_least(n):
+    return lambda v: v >= n
+
+tone = make_judge("tone", "Tone of {{ outputs }}?", feedback_type=["good", "ok", "bad"],
+                  pass_if=lambda v: v in {"good", "ok"})
+score = make_judge("score", "Score {{ outputs }}", feedback_type=int, pass_if=at_least(3))
+print(tone.identity()["pass_rule"], score.identity()["pass_rule"])
+"""
+
+
+def test_identity_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """A set literal's order follows string hashing, which differs per process: the identity
+    (the cache key, genai.lock) must not."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "judges_here.py"
+    script.write_text(IDENTITY_SCRIPT)
+    outputs = {
+        subprocess.run(
+            [sys.executable, str(script)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(outputs) == 1, outputs
+
+
+def test_a_cache_path_that_is_not_a_file_is_unavailable_not_moved(tmp_path: Path) -> None:
+    """Only a damaged file is moved aside: one that can't be opened is left as it is."""
+    path = tmp_path / "judge.sqlite"
+    path.mkdir()
+    (path / "keep").write_text("mine")
+    store = JudgeStore(path, busy_seconds=0.2)
+    with pytest.raises(StoreUnavailable):
+        store.get("k")
+    assert (path / "keep").read_text() == "mine"
+    assert not list(tmp_path.glob("judge.sqlite.corrupt-*"))
+    assert store.problems == []
+
+
+def test_replay_with_no_store_asks_no_model(llm_server: LLMServer) -> None:
+    settings = Settings(
+        judge_model="openai/judge-test", judge_base_url=llm_server.base_url, cache="replay"
+    )
+    client = JudgeClient(settings)
+    with pytest.raises(ReplayMiss, match="asks no model"):
+        client.ask(QUESTION, identity={"judge": "polite"})
+    assert llm_server.requests == []

@@ -722,8 +722,9 @@ def test_load_prompt_defaults_to_the_runs_prompt_directory_with_the_lock_checked
         f"{root / 'greeting' / 'v1.txt'}: prompt greeting v1 changed after it was locked: "
         "save the new text as v4"
     )
-    # an explicit directory is not a test run's: the lock is not enforced there
-    assert load_prompt("greeting@1", prompts_dir=root).template == "Hello again {{ name }}!\n"
+    # the run's directory named explicitly is still the run's: the lock holds there too
+    with pytest.raises(PromptError, match="changed after it was locked"):
+        load_prompt("greeting@1", prompts_dir=root)
 
 
 def test_load_prompt_outside_a_run_reads_env_then_cwd(
@@ -1810,3 +1811,62 @@ def test_note_use_outside_a_span_or_in_a_non_recording_one(
         pass
     (span,) = exporter.get_finished_spans()
     assert dict(span.attributes or {}) == {}
+
+
+def test_a_non_utf8_aliases_file_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "p" / "v1.txt", "hi")
+    write(tmp_path / "p" / "aliases.yaml", b"production: 1 \xff\n")
+    store = PromptStore(tmp_path)
+    message = load_error(store, "p@production")
+    assert message.startswith(f"{tmp_path / 'p' / 'aliases.yaml'}: not UTF-8 text")
+
+
+def test_the_runs_directory_named_explicitly_still_checks_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "prompts" / "p" / "v1.txt", "hi")
+    lock.update(PromptStore(tmp_path / "prompts"))
+    write(tmp_path / "prompts" / "p" / "v1.txt", "hello")
+    monkeypatch.setattr(store_module, "prompt_dirs", [(tmp_path / "prompts", True)])
+    monkeypatch.setattr(store_module, "_stores", {})
+    with pytest.raises(PromptError, match="changed after it was locked"):
+        load_prompt("p", prompts_dir=tmp_path / "prompts")
+    # another directory is not the run's: not checked
+    write(tmp_path / "other" / "p" / "v1.txt", "hi")
+    lock.update(PromptStore(tmp_path / "other"))
+    write(tmp_path / "other" / "p" / "v1.txt", "hello")
+    assert load_prompt("p", prompts_dir=tmp_path / "other").template == "hello"
+
+
+def _case(case_id: str, *versions: int, passed: bool = True) -> Any:
+    from pytest_genai.results import CaseResult, Feedback
+
+    return CaseResult(
+        nodeid=f"t.py::test[{case_id}]",
+        suite="t.py::test",
+        case_id=case_id,
+        feedback=[Feedback(name="ok", value=passed, passed=passed)],
+        prompts=[PromptUse(name="greet", version=v, digest="d") for v in versions],
+    )
+
+
+def test_rows_split_only_where_a_suite_used_different_versions() -> None:
+    from pytest_genai.report.aggregate import aggregate
+
+    # one version, recorded on one case only (a shared fixture rendered it): one row
+    rows = aggregate([_case("a", 1), _case("b"), _case("c")])
+    assert [(r.prompts, r.cases) for r in rows] == [("greet v1", 3)]
+    # two versions: a row each, in version order (v2 before v10)
+    rows = aggregate([_case("a", 10), _case("b", 2), _case("c", 2)])
+    assert [(r.prompts, r.cases) for r in rows] == [("greet v2", 2), ("greet v10", 1)]
+
+
+def test_junit_suite_properties_of_split_rows_are_apart() -> None:
+    from pytest_genai.report.aggregate import aggregate, totals
+    from pytest_genai.report.junit import suite_properties
+
+    cases = [_case("a", 1), _case("b", 2, passed=False)]
+    names = [name for name, _ in suite_properties(aggregate(cases), totals(cases))]
+    assert len(names) == len(set(names))
+    assert "genai.t.py::test[greet v1].ok.pass_rate" in names
+    assert "genai.t.py::test[greet v2].ok.pass_rate" in names
