@@ -54,7 +54,6 @@ class DeferredJudging:
         (the test, and maybe the session, is over by then). Blocks only while the pool already
         has its fill of cases waiting."""
         from pytest_genai.judges.base import BOUND_CLIENT, CASE_REPEAT
-        from pytest_genai.judges.client import first_call_done
 
         self._room.acquire()
         context = contextvars.copy_context()
@@ -72,8 +71,6 @@ class DeferredJudging:
             self.submitted += 1
         future.add_done_callback(lambda _: self._room.release())
         recorder.pending.append((future, list(judges)))
-        if not first_call_done():
-            future.exception()  # see judges.client: the process's first judge call goes alone
 
     def park(self, recorder: CaseRecorder) -> None:
         """The case's test is over: keep its record until its verdicts are in."""

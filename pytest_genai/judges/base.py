@@ -353,10 +353,19 @@ def _repeat_index() -> int:
     return int(getattr(case, "repeat", 0) or 0)
 
 
+_judge_tracer: tuple[Any, Any] | None = None
+
+
 def _tracer() -> Any:
+    """The judges' tracer, from the current global provider (made again if it is swapped)."""
+    global _judge_tracer
     from opentelemetry import trace
 
-    return trace.get_tracer("pytest_genai.judges")
+    provider = trace.get_tracer_provider()
+    cached = _judge_tracer
+    if cached is None or cached[0] is not provider:
+        cached = _judge_tracer = (provider, provider.get_tracer("pytest_genai.judges"))
+    return cached[1]
 
 
 def _span_start(name: str, model: str) -> dict[str, Any]:

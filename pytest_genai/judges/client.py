@@ -210,13 +210,10 @@ class RateGate:
 RATE_LIMITED = frozenset({429, 529})
 
 _first_call_done = threading.Event()
-"""Set once this process made its first judge request: litellm has loaded what it loads
-lazily on a first call (first imports from several threads at once can see half-made
-modules, so callers make that first call alone)."""
-
-
-def first_call_done() -> bool:
-    return _first_call_done.is_set()
+_first_call = threading.Lock()
+"""The first judge request of a process goes alone: litellm loads modules lazily on a first
+call, and first imports from several threads at once can see half-made modules. Threads that
+come meanwhile wait for it; later requests overlap."""
 
 
 class JudgeClient:
@@ -503,11 +500,14 @@ class JudgeClient:
             made += 1
             self.gate.wait()
             try:
-                response = litellm.completion(**params)
-                _first_call_done.set()
-                return response, made
+                if _first_call_done.is_set():
+                    return litellm.completion(**params), made
+                with _first_call:
+                    try:
+                        return litellm.completion(**params), made
+                    finally:
+                        _first_call_done.set()
             except Exception as exc:
-                _first_call_done.set()
                 status = _status(exc)
                 if structured and _rejects_response_format(exc, status):
                     with self._lock:

@@ -126,18 +126,10 @@ def run_all(scorers: Sequence[Scorer], session: GenaiSession | None, **case: Any
     # a scorer that itself asserts, from a pool thread, must not wait on the pool it occupies
     if pool is None or threading.current_thread().name.startswith(JUDGE_THREAD_PREFIX):
         return [f for s in scorers for f in s.run(**case)]
-    from pytest_genai.judges.client import first_call_done
-
-    alone = None
-    if not first_call_done():  # see judges.client: the process's first judge call goes alone
-        alone = next(s for s in scorers if s.source_type is AssessmentSourceType.LLM_JUDGE)
-    done = {id(alone): alone.run(**case)} if alone is not None else {}
-    futures = {
-        id(scorer): pool.submit(contextvars.copy_context().run, scorer.run, **case)
-        for scorer in scorers
-        if id(scorer) not in done
-    }
-    return [f for s in scorers for f in (done[id(s)] if id(s) in done else futures[id(s)].result())]
+    futures = [
+        pool.submit(contextvars.copy_context().run, scorer.run, **case) for scorer in scorers
+    ]
+    return [f for future in futures for f in future.result()]
 
 
 def _message(errors: list[Feedback], failures: list[Feedback], total: int, outputs: Any) -> str:

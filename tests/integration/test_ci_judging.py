@@ -295,9 +295,11 @@ def test_deferred_judging_completes_every_case_before_the_gates(
     llm_server.latency = 0.3
     result = judged("--genai-cache=off", "--genai-judge-concurrency=4", *xdist_args)
     assert len(llm_server.requests) == 8
-    # 8 judge calls of 0.3 s: one after another they would span 2.1 s at least
+    # each judge call takes 0.3 s: one after another, no two would start within 0.25 s of
+    # each other (per process); deferred, the pool has several at once
     times = sorted(r.received_at for r in llm_server.requests)
-    assert times[-1] - times[0] < 1.2, times
+    overlap = max(sum(t <= u < t + 0.25 for u in times) for t in times)
+    assert overlap >= 3, times
     cases = {c["case_id"]: c for c in report(pytester)["cases"]}
     assert len(cases) == 8
     for case_id, case in cases.items():
