@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -158,21 +159,13 @@ class Judge(Scorer):
             {"role": "system", "content": SYSTEM_PROMPT.format(result_spec=self._result_spec())},
             {"role": "user", "content": render(self.instructions, fields)},
         ]
+        if not _spans_wanted(client):
+            reply = self._ask(client, messages, model, params)
+            return self._feedback(reply.result, reply)
         with _tracer().start_as_current_span(
             f"evaluate {self.name}", attributes=_span_start(self.name, model)
         ) as span:
-            token = SUPPRESSED.set(True)  # the judge's own litellm calls are not the app's
-            try:
-                reply = client.ask(
-                    messages,
-                    model=model,
-                    response_model=self._response_model,
-                    inference_params=params,
-                    validate=self._coerce,
-                    identity={**self.identity(), "repeat": _repeat_index()},
-                )
-            finally:
-                SUPPRESSED.reset(token)
+            reply = self._ask(client, messages, model, params)
             ended = _span_end(reply.result, reply)
             span.set_attributes(ended)
             span.add_event(
@@ -181,6 +174,26 @@ class Judge(Scorer):
                 | {cv.GEN_AI_EVALUATION_NAME: self.name},
             )
         return self._feedback(reply.result, reply)
+
+    def _ask(
+        self,
+        client: JudgeClient,
+        messages: list[dict[str, str]],
+        model: str,
+        params: dict[str, Any],
+    ) -> JudgeReply:
+        token = SUPPRESSED.set(True)  # the judge's own litellm calls are not the app's
+        try:
+            return client.ask(
+                messages,
+                model=model,
+                response_model=self._response_model,
+                inference_params=params,
+                validate=self._coerce,
+                identity={**self.identity(), "repeat": _repeat_index()},
+            )
+        finally:
+            SUPPRESSED.reset(token)
 
     def identity(self) -> dict[str, str]:
         """What makes this judge the judge it is: its name and digests of its instructions,
@@ -354,6 +367,13 @@ def _repeat_index() -> int:
 
 
 _judge_tracer: tuple[Any, Any] | None = None
+
+
+def _spans_wanted(client: JudgeClient) -> bool:
+    """A judge's span is made when OpenTelemetry is in use (the app, a `genai_trace` or an
+    exporter loaded it) or traces are exported; a run that never touches it doesn't import it
+    for the judges alone."""
+    return "opentelemetry.trace" in sys.modules or client.settings.traces is not None
 
 
 def _tracer() -> Any:
