@@ -500,13 +500,14 @@ class JudgeClient:
             made += 1
             self.gate.wait()
             try:
-                if _first_call_done.is_set():
-                    return litellm.completion(**params), made
-                with _first_call:
-                    try:
-                        return litellm.completion(**params), made
-                    finally:
-                        _first_call_done.set()
+                if not _first_call_done.is_set():
+                    with _first_call:
+                        if not _first_call_done.is_set():  # threads that waited go together
+                            try:
+                                return litellm.completion(**params), made
+                            finally:
+                                _first_call_done.set()
+                return litellm.completion(**params), made
             except Exception as exc:
                 status = _status(exc)
                 if structured and _rejects_response_format(exc, status):

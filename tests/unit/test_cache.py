@@ -1081,3 +1081,28 @@ def test_replay_with_no_store_asks_no_model(llm_server: LLMServer) -> None:
     with pytest.raises(ReplayMiss, match="asks no model"):
         client.ask(QUESTION, identity={"judge": "polite"})
     assert llm_server.requests == []
+
+
+def test_the_first_request_goes_alone_then_the_waiting_threads_together(
+    llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_genai.judges import client as client_module
+
+    monkeypatch.setattr(client_module, "_first_call_done", threading.Event())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000")
+    llm_server.latency = 0.3
+    client = JudgeClient(
+        Settings(judge_model="openai/judge-test", judge_base_url=llm_server.base_url)
+    )
+    threads = [
+        threading.Thread(target=client.ask, args=([{"role": "user", "content": f"question {i}"}],))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    times = sorted(r.received_at for r in llm_server.requests)
+    assert len(times) == 4
+    assert times[1] - times[0] >= 0.25  # the first one alone
+    assert times[3] - times[1] < 0.2, times  # the three that waited, together
