@@ -8,12 +8,11 @@ says. New versions and aliases are always free.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from pytest_genai.errors import PromptError
+from pytest_genai.files import write_atomic
 from pytest_genai.prompts.store import PromptStore, digest_of
 
 _HEADER = (
@@ -118,19 +117,8 @@ def update(store: PromptStore) -> list[str]:
     entries = dict(locked)
     entries.update({key: digests[key] for key in added})
     lines = [f"{name} v{version} {digest}" for (name, version), digest in sorted(entries.items())]
-    _write_atomically(store.lock_path, _HEADER + "".join(line + "\n" for line in lines))
+    write_atomic(store.lock_path, _HEADER + "".join(line + "\n" for line in lines))
     return [f"{name} v{version}" for name, version in added]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prompts.lock.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def at_session_start(

@@ -6,12 +6,12 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from pytest_genai.files import write_atomic  # noqa: F401  (re-exported)
 from pytest_genai.report.aggregate import ScorerSummary, Totals
 from pytest_genai.report.gates import Gate
 from pytest_genai.report.repeats import RepeatedCase
@@ -99,20 +99,3 @@ def git_commit(cwd: Path) -> str | None:
 
 def python_info() -> tuple[str, str]:
     return platform.python_version(), platform.platform(terse=True)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp makes the file private; give it the mode any new file would get
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

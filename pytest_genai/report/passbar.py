@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from pytest_genai.files import write_atomic
 
 LOCK_FILE = "genai.lock"
 LOCK_VERSION = 1
@@ -139,15 +139,7 @@ def write(path: Path, bars: dict[str, PassBar]) -> None:
         "about": "pass bars of gated genai_eval suites; written by pytest --genai-lock",
         "suites": {suite: bars[suite].model_dump() for suite in sorted(bars)},
     }
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".genai.lock.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def at_session_end(
