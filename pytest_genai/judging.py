@@ -57,10 +57,6 @@ class JudgeRun:
                 self._client = JudgeClient(self.settings, store=self._store, run_id=self.run_id)
         return self._client
 
-    @property
-    def store(self) -> JudgeStore | None:
-        return self._store
-
     def pool(self) -> ThreadPoolExecutor | None:
         """Threads for judging several criteria at once, made on first use and kept for the
         run (None when `genai_judge_concurrency` is 1)."""

@@ -67,7 +67,7 @@ class GenaiSession:
         self.passbars_wanted = settings.lock or (config.rootpath / "genai.lock").exists()
         """Work out gated suites' pass bars: `--genai-lock`, or a genai.lock to check."""
         self.passbars: dict[str, dict[str, Any]] = {}
-        self._awaited: dict[str, pytest.TestReport] = {}
+        self._awaited: set[str] = set()
         """Deferred cases reported by a worker whose verdicts have not come yet."""
         self.late_errors: list[str] = []
         """Deferred judging: cases whose judge gave no verdict after their test passed."""
@@ -250,7 +250,7 @@ class GenaiSession:
             for payload in evaluated:
                 self.add_case(CaseResult.model_validate(payload))
         if getattr(report, DEFERRED_ATTR, False):
-            self._awaited[report.nodeid] = report
+            self._awaited.add(report.nodeid)
         gates = getattr(report, "genai_gates", None)
         rule = getattr(report, "genai_repeats", None)
         if gates is not None or rule is not None:
@@ -317,7 +317,7 @@ class GenaiSession:
             )
 
     def _add_settled(self, case: CaseResult) -> None:
-        self._awaited.pop(case.nodeid, None)
+        self._awaited.discard(case.nodeid)
         self.add_case(case)
         if case.outcome == "error" and case.error:
             self.late_errors.append(f"{case.nodeid} - {case.error.splitlines()[0][:300]}")

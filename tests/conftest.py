@@ -58,3 +58,20 @@ def llm_server(_llm_server_session: LLMServer) -> LLMServer:
     """The shared loopback LLM server, reset: empty script and request log, default reply."""
     _llm_server_session.reset()
     return _llm_server_session
+
+
+@pytest.fixture(scope="session")
+def judge_client_warmed(_llm_server_session: LLMServer) -> None:
+    """litellm imported, and a judge question asked, before any in-process pytester run:
+    modules first imported inside such a run are dropped after it, and the next import makes
+    second copies (httpx then no longer recognises httpcore's exceptions)."""
+    from pytest_genai.config import Settings
+    from pytest_genai.judges.base import _response_model
+    from pytest_genai.judges.client import JudgeClient, import_litellm
+
+    import_litellm()
+    settings = Settings(judge_model="openai/warm-up", judge_base_url=_llm_server_session.base_url)
+    JudgeClient(settings).ask(
+        [{"role": "user", "content": "warm up"}], response_model=_response_model("yes_no")
+    )
+    _llm_server_session.reset()

@@ -39,7 +39,6 @@ class DeferredJudging:
         self._room = threading.BoundedSemaphore(self.threads * PENDING_PER_THREAD)
         self._waiting: list[CaseRecorder] = []
         self._lock = threading.Lock()
-        self.submitted = 0
 
     def submit(
         self,
@@ -68,7 +67,6 @@ class DeferredJudging:
                     max_workers=self.threads, thread_name_prefix=JUDGE_THREAD_PREFIX + "-deferred"
                 )
             future: Future[list[Feedback]] = self._pool.submit(context.run, run, judges, **case)
-            self.submitted += 1
         future.add_done_callback(lambda _: self._room.release())
         recorder.pending.append((future, list(judges)))
 

@@ -14,20 +14,7 @@ from tests.support.llm_server import LLMServer, status, verdict
 KEY = "sk-test-not-a-real-key-0000000000"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _litellm_loaded_outside_pytester(_llm_server_session: LLMServer) -> None:
-    """litellm imported and warmed up outside the in-process pytester runs (as in
-    test_judges.py)."""
-    from pytest_genai.config import Settings
-    from pytest_genai.judges.base import _response_model
-    from pytest_genai.judges.client import JudgeClient, import_litellm
-
-    import_litellm()
-    settings = Settings(judge_model="openai/warm-up", judge_base_url=_llm_server_session.base_url)
-    JudgeClient(settings).ask(
-        [{"role": "user", "content": "warm up"}], response_model=_response_model("yes_no")
-    )
-    _llm_server_session.reset()
+pytestmark = pytest.mark.usefixtures("judge_client_warmed")
 
 
 @pytest.fixture

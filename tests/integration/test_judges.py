@@ -7,27 +7,12 @@ from typing import Any
 
 import pytest
 
-from pytest_genai.judges.client import import_litellm
 from tests.support.llm_server import LLMServer, status, text, verdict
 
 CANARY = "sk-canary-judge-0123456789"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _litellm_loaded_outside_pytester(_llm_server_session: LLMServer) -> None:
-    """Import litellm, and everything it imports lazily on a first call, before any in-process
-    pytester run: modules first imported inside such a run are dropped after it, and the next
-    import makes second copies (httpx then no longer recognises httpcore's exceptions)."""
-    from pytest_genai.config import Settings
-    from pytest_genai.judges.base import _response_model
-    from pytest_genai.judges.client import JudgeClient
-
-    import_litellm()
-    settings = Settings(judge_model="openai/warm-up", judge_base_url=_llm_server_session.base_url)
-    JudgeClient(settings).ask(
-        [{"role": "user", "content": "warm up"}], response_model=_response_model("yes_no")
-    )
-    _llm_server_session.reset()
+pytestmark = pytest.mark.usefixtures("judge_client_warmed")
 
 
 @pytest.fixture

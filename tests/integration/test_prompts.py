@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.llm_server import LLMServer, status, verdict
 
+pytestmark = pytest.mark.usefixtures("judge_client_warmed")
+
 GREETING_V1 = "Hello {{ user.name }}, welcome to {{ place }}.\n"
 GREETING_V2 = """\
 description: friendlier
@@ -261,22 +263,6 @@ JUDGE_TESTS = """
 def test_capital(genai_snapshot):
     assert ANSWER == genai_snapshot(compare="judge")
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _litellm_loaded_outside_pytester(_llm_server_session: LLMServer) -> None:
-    """litellm imported, and warmed up, outside the in-process pytester runs (see
-    test_judges.py)."""
-    from pytest_genai.config import Settings
-    from pytest_genai.judges.base import _response_model
-    from pytest_genai.judges.client import JudgeClient, import_litellm
-
-    import_litellm()
-    settings = Settings(judge_model="openai/warm-up", judge_base_url=_llm_server_session.base_url)
-    JudgeClient(settings).ask(
-        [{"role": "user", "content": "warm up"}], response_model=_response_model("yes_no")
-    )
-    _llm_server_session.reset()
 
 
 def test_judge_comparator_through_the_loopback_server(
