@@ -146,6 +146,26 @@ OPTIONS: tuple[Option, ...] = (
         "PATH",
     ),
     Option(
+        "html",
+        "write a self-contained HTML report (overview, gates, baseline, every case with its "
+        "verdicts and trace) to PATH",
+        _parse_path,
+        "PATH",
+    ),
+    Option(
+        "baseline",
+        "compare this run with an earlier --genai-report JSON file, per suite and scorer",
+        _parse_path,
+        "PATH",
+    ),
+    Option(
+        "fail_on_regression",
+        "fail the run when a suite's scorer dropped significantly against --genai-baseline",
+        _parse_bool,
+        "BOOL",
+        switch=True,
+    ),
+    Option(
         "judge_model",
         f"litellm model string of the LLM judge (default: {DEFAULT_JUDGE_MODEL})",
         parse_model,
@@ -281,6 +301,9 @@ class Settings:
     """The resolved configuration of pytest-genai for one run."""
 
     report: Path | None = None
+    html: Path | None = None
+    baseline: Path | None = None
+    fail_on_regression: bool = False
     judge_model: str = DEFAULT_JUDGE_MODEL
     judge_base_url: str | None = None
     judge_temperature: float = 0.0

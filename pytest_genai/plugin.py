@@ -73,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = state
     prompt_dirs.append((state.settings.prompts_dir or config.rootpath / "prompts", True))
     if not state.is_worker:
+        state.load_baseline()
         config.pluginmanager.register(ControllerHooks(state), CONTROLLER_PLUGIN)
     if state.settings.tracing:
         config.pluginmanager.register(FixtureScopes(), FIXTURE_SCOPES_PLUGIN)
@@ -258,12 +259,13 @@ class ControllerHooks:
         repeated = self.state.decide_repeated()
         gates = self.state.evaluate_gates()
         changed = self._pass_bars(session.config)
-        if repeated or gates or changed:
+        regressions = self._regressions()
+        if repeated or gates or changed or regressions:
             from pytest_genai.report.gate_reports import log_results
 
-            log_results(session.config, repeated, gates, changed)
+            log_results(session.config, repeated, gates, changed, regressions)
             missed = not all(g.passed for g in gates) or not all(r.passed for r in repeated)
-            if (missed or changed) and session.exitstatus == pytest.ExitCode.OK:
+            if (missed or changed or regressions) and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.lock_problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -271,6 +273,19 @@ class ControllerHooks:
             session.exitstatus == pytest.ExitCode.OK
         ):
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def _regressions(self) -> list[tuple[str, str, str]]:
+        """Compare with `--genai-baseline`; with --genai-fail-on-regression, each significant
+        drop becomes a failed result `<suite>[genai-regression:<scorer>]`."""
+        comparison = self.state.compare_baseline()
+        if comparison is None or not self.state.settings.fail_on_regression:
+            return []
+        from pytest_genai.report.baseline_view import regression_message, regression_nodeid
+
+        return [
+            (regression_nodeid(c), c.suite, regression_message(comparison, c))
+            for c in comparison.regressions
+        ]
 
     def _pass_bars(self, config: pytest.Config) -> dict[str, list[str]]:
         """Write genai.lock (`--genai-lock`), or check the gated suites against it."""
@@ -310,6 +325,13 @@ class ControllerHooks:
             cache = self.state.cache_line()
             if cache:
                 terminalreporter.write_line(cache)
+        comparison = self.state.comparison
+        if comparison is not None:
+            from pytest_genai.report.baseline_view import terminal_lines
+
+            terminalreporter.write_sep("=", "genai baseline", red=bool(comparison.regressions))
+            for line in terminal_lines(comparison):
+                terminalreporter.write_line(line)
         if self.lock_problems:
             terminalreporter.write_sep("=", "genai prompt lock", red=True)
             for problem in self.lock_problems:
@@ -325,8 +347,8 @@ class ControllerHooks:
             self.state.problems + self.state.tracing.problems + self.state.judging.problems()
         ):
             terminalreporter.write_line(f"pytest-genai: {problem}", red=True)
-        if self.state.report_error is None and self.state.settings.report is not None:
-            terminalreporter.write_line(f"genai report: {self.state.settings.report}")
+        for path in self.state.written:
+            terminalreporter.write_line(f"genai report: {path}")
 
 
 @pytest.fixture

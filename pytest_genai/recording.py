@@ -25,7 +25,7 @@ from pytest_genai.secrets import Redactor
 from pytest_genai.session import SESSION_KEY
 
 if TYPE_CHECKING:
-    from pytest_genai.results import PromptUse
+    from pytest_genai.results import PromptUse, SpanRecord
     from pytest_genai.session import GenaiSession
 
 _UNSET: Any = object()
@@ -57,6 +57,8 @@ class CaseRecorder:
         self._prompts: list[PromptUse] | None = None
         self.pending: list[tuple[Any, list[Any]]] = []
         """Deferred judging: (future of the verdicts, the judges) not in yet."""
+        self.trace: list[SpanRecord] = []
+        """The test's spans as report records, set when the test's report is made."""
 
     @property
     def feedback(self) -> list[Feedback]:
@@ -180,6 +182,7 @@ class CaseRecorder:
             expectations=json_safe(self.expectations, limit, redact),
             feedback=[_cleaned(f, limit, redact) for f in feedback],
             prompts=self.prompts,
+            trace=self.trace,
         )
 
     def failed_result(self, exc: Exception) -> CaseResult:
@@ -187,6 +190,7 @@ class CaseRecorder:
         base = self.outcome.as_dict()
         base["outcome"] = "error"
         base["prompts"] = self.prompts
+        base["trace"] = self.trace
         base["error"] = Redactor()(
             f"pytest-genai could not record this case: {type(exc).__name__}: {exc}"
         )[: self.max_value_chars]

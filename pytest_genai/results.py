@@ -127,6 +127,31 @@ class PromptUse(BaseModel):
         return f"{self.name} v{self.version}"
 
 
+class SpanRecord(BaseModel):
+    """One span of a test's trace as reports keep it: the tree, timing, type, usage, errors and
+    (cut short, secrets masked) inputs, outputs and other attributes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    span_id: str
+    parent_id: str | None = None
+    """The parent's `span_id`; None for a root (or a parent not in the test's trace)."""
+    type: str = "UNKNOWN"
+    """MLflow's span type (`LLM`, `CHAT_MODEL`, `TOOL`, `RETRIEVER`, `EVALUATOR`, ...)."""
+    start: float = 0.0
+    """Seconds from the start of the test's first span."""
+    duration: float = 0.0
+    error: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    inputs: Any = None
+    outputs: Any = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
 class CaseResult(BaseModel):
     """Everything one test recorded: what it evaluated and every verdict on it."""
 
@@ -144,6 +169,8 @@ class CaseResult(BaseModel):
     error: str | None = None
     prompts: list[PromptUse] = Field(default_factory=list)
     """The prompt versions the test loaded or rendered, in order of first use."""
+    trace: list[SpanRecord] = Field(default_factory=list)
+    """The spans the test produced (with span capture on), in start order."""
 
 
 MAX_ITEMS = 1000

@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from pytest_genai.judges.client import JudgeClient
     from pytest_genai.recording import CaseRecorder
     from pytest_genai.report.aggregate import ScorerSummary, Totals
+    from pytest_genai.report.baseline import BaselineComparison
     from pytest_genai.report.gates import Gate
+    from pytest_genai.report.json_report import Report
     from pytest_genai.report.repeats import RepeatedCase
-    from pytest_genai.results import CaseResult
+    from pytest_genai.results import CaseResult, SpanRecord
     from pytest_genai.scoring.base import Scorer
 
 REPORT_ATTR = "genai_case"
@@ -74,6 +76,8 @@ class GenaiSession:
         self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
         self.report_error: str | None = None
+        self.written: list[Path] = []
+        """The report files written at the end of the run."""
         self.problems: list[str] = []
         """Things that went wrong in reporting, shown at the end of the terminal summary."""
         self.tracing = TraceRun(settings, self.is_worker)
@@ -84,6 +88,9 @@ class GenaiSession:
         self.repeated: list[RepeatedCase] = []
         self.sample_seed = self._sample_seed()
         self.gates: list[Gate] = []
+        self.baseline: Report | None = None
+        """The report of `--genai-baseline`, read at configure (controller only)."""
+        self.comparison: BaselineComparison | None = None
 
     def _sample_seed(self) -> int:
         """The seed of sampling: `--genai-sample-seed`; else, with `--genai-sample`, one drawn
@@ -205,13 +212,19 @@ class GenaiSession:
             else:
                 for evaluated in recorder.evaluated:
                     self.add_case(evaluated)
+        trace = self._trace_records(item)
+        if recorder is not None:
+            recorder.trace = trace
         if recorder is not None and recorder.pending:
             self.deferred.park(recorder)  # its verdicts come in later: see settle_deferred
             setattr(report, DEFERRED_ATTR, True)
             return
         if recorder is None or not recorder.has_result():
             if outcome.outcome != "passed":
-                setattr(report, IMPLICIT_ATTR, outcome.as_dict())
+                implicit = outcome.as_dict()
+                if trace:
+                    implicit["trace"] = [r.model_dump(mode="json") for r in trace]
+                setattr(report, IMPLICIT_ATTR, implicit)
             return
         from pytest_genai.report.junit import case_properties
 
@@ -226,6 +239,16 @@ class GenaiSession:
             setattr(report, REPORT_ATTR, payload)
         else:
             self.add_case(case)
+
+    def _trace_records(self, item: pytest.Item) -> list[SpanRecord]:
+        """The test's spans for the reports; a failure to read them costs only the trace."""
+        try:
+            return self.tracing.records(item)
+        except Exception as exc:
+            problem = f"tracing failed: {type(exc).__name__}: {exc}"
+            if problem not in self.problems:
+                self.problems.append(problem)
+            return []
 
     def _payload(self, case: CaseResult) -> dict[str, Any] | None:
         """On a worker, the case as plain data for the controller (defaults left out to keep it
@@ -389,6 +412,40 @@ class GenaiSession:
         ]
         return self.gates
 
+    def load_baseline(self) -> None:
+        """Read `--genai-baseline` before any test runs: a file that can't be compared with is
+        a usage error now, not a surprise at the end."""
+        settings = self.settings
+        if settings.fail_on_regression and settings.baseline is None:
+            raise pytest.UsageError(
+                "pytest-genai: --genai-fail-on-regression compares with a baseline: give it "
+                "one with --genai-baseline=PATH (a JSON report of an earlier run)"
+            )
+        if settings.baseline is None:
+            return
+        from pytest_genai.report.json_report import ReportFileError, load_report
+
+        try:
+            self.baseline = load_report(settings.baseline)
+        except ReportFileError as exc:
+            raise pytest.UsageError(f"pytest-genai: --genai-baseline: {exc}") from None
+
+    def compare_baseline(self) -> BaselineComparison | None:
+        """This run against the baseline (controller, after every case reported)."""
+        if self.baseline is None:
+            return None
+        from pytest_genai.report.baseline import compare
+
+        self._settle()
+        self.comparison = compare(
+            self.cases,
+            self.baseline.cases,
+            name=str(self.settings.baseline),
+            commit=self.baseline.run.git_commit,
+            started_at=self.baseline.run.started_at,
+        )
+        return self.comparison
+
     @property
     def cases(self) -> list[CaseResult]:
         """Every collected result, in node-id order (the same with and without xdist)."""
@@ -414,14 +471,28 @@ class GenaiSession:
             return True
         self._settle()
         written = True
-        if self.settings.report is not None:
-            try:
-                self.write_json_report(self.settings.report, exitstatus)
-            except OSError as exc:
-                self.report_error = f"could not write {self.settings.report}: {exc}"
-                self.problems.append(f"genai report: {self.report_error}")
-                written = False
-        if self._cases:
+        targets = [(self.settings.report, "JSON"), (self.settings.html, "HTML")]
+        if any(path is not None for path, _ in targets):
+            report = self.build_report(exitstatus)
+            for path, kind in targets:
+                if path is None:
+                    continue
+                try:
+                    if kind == "JSON":
+                        from pytest_genai.report.json_report import write_report
+
+                        write_report(path, report)
+                    else:
+                        from pytest_genai.report.html import write_html
+
+                        write_html(path, report)
+                except OSError as exc:
+                    self.report_error = f"could not write {path}: {exc}"
+                    self.problems.append(f"genai report: {self.report_error}")
+                    written = False
+                else:
+                    self.written.append(path)
+        if self._cases or self.comparison is not None:
             self._add_junit_properties()
             self._write_step_summary()
         return written
@@ -441,6 +512,11 @@ class GenaiSession:
         summaries, totals = self.aggregates()
         for name, value in suite_properties(summaries, totals):
             xml.add_global_property(name, value)
+        if self.comparison is not None:
+            from pytest_genai.report.baseline_view import junit_properties
+
+            for name, value in junit_properties(self.comparison):
+                xml.add_global_property(name, value)
 
     def _write_step_summary(self) -> None:
         target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -448,12 +524,18 @@ class GenaiSession:
             return
         from pytest_genai.report.github import append_step_summary, markdown
 
+        text = markdown(*self.aggregates()) if self._cases else ""
+        if self.comparison is not None:
+            from pytest_genai.report.baseline_view import markdown as baseline_markdown
+
+            text += "\n" + baseline_markdown(self.comparison)
         try:
-            append_step_summary(Path(target), markdown(*self.aggregates()))
+            append_step_summary(Path(target), text)
         except OSError as exc:
             self.problems.append(f"could not write the GitHub step summary {target}: {exc}")
 
-    def write_json_report(self, path: Path, exitstatus: int) -> None:
+    def build_report(self, exitstatus: int) -> Report:
+        """The whole run as a `Report`: what the JSON and HTML reports hold."""
         from pytest_genai import __version__
         from pytest_genai.report.json_report import (
             Report,
@@ -461,13 +543,12 @@ class GenaiSession:
             git_commit,
             python_info,
             redact_args,
-            write_atomic,
         )
 
         finished = time.time()
         python_version, platform_name = python_info()
         summaries, totals = self.aggregates()
-        report = Report(
+        return Report(
             run=RunInfo(
                 started_at=_iso(self.started),
                 finished_at=_iso(finished),
@@ -485,9 +566,9 @@ class GenaiSession:
             summaries=summaries,
             gates=self.gates,
             repeated_cases=self.repeated,
+            baseline=self.comparison,
             cases=self.cases,
         )
-        write_atomic(path, report.model_dump_json(indent=2) + "\n")
 
     def cache_line(self) -> str | None:
         """The judge cache's part of the summary: hits, misses, calls made, cost saved."""

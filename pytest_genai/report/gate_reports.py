@@ -3,6 +3,8 @@ rule, a quality gate. Each is a line in the terminal and a JUnit testcase."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from pytest_genai.report.gates import Gate
@@ -14,10 +16,12 @@ def log_results(
     repeated: list[RepeatedCase],
     gates: list[Gate],
     changed: dict[str, list[str]] | None = None,
+    regressions: Sequence[tuple[str, str, str]] = (),
 ) -> None:
-    """Report every repeated case's verdict, every gate, then each suite whose pass bar
-    changed since genai.lock; the terminal shows them without a progress percentage (they
-    were not collected: pytest's count does not include them)."""
+    """Report every repeated case's verdict, every gate, each suite whose pass bar changed
+    since genai.lock, then each significant drop against the baseline (`nodeid, suite,
+    why`, with --genai-fail-on-regression). The terminal shows them without a progress
+    percentage (they were not collected: pytest's count does not include them)."""
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     showing = getattr(terminal, "_show_progress_info", None)
     if showing:
@@ -36,6 +40,8 @@ def log_results(
             log_gate(config, gate)
         for suite, changes in (changed or {}).items():
             log_lock(config, suite, changes)
+        for nodeid, suite, why in regressions:
+            _log(config, nodeid, suite, why, [("genai.baseline", "regressed")])
     finally:
         if showing:
             terminal._show_progress_info = showing  # type: ignore[union-attr]

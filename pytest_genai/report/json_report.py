@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -9,10 +10,11 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from pytest_genai.files import write_atomic  # noqa: F401  (re-exported)
+from pytest_genai.files import write_atomic
 from pytest_genai.report.aggregate import ScorerSummary, Totals
+from pytest_genai.report.baseline import BaselineComparison
 from pytest_genai.report.gates import Gate
 from pytest_genai.report.repeats import RepeatedCase
 from pytest_genai.results import CaseResult
@@ -38,6 +40,8 @@ class RunInfo(BaseModel):
     git_commit: str | None = None
     pytest_args: list[str]
     judge_model: str
+    merged_from: list[str] = []
+    """The shard reports this one was merged from (`python -m pytest_genai merge`)."""
 
 
 class Report(BaseModel):
@@ -49,7 +53,52 @@ class Report(BaseModel):
     summaries: list[ScorerSummary]
     gates: list[Gate] = []
     repeated_cases: list[RepeatedCase] = []
+    baseline: BaselineComparison | None = None
     cases: list[CaseResult]
+
+
+def write_report(path: Path, report: Report) -> None:
+    """The report as indented JSON, written whole or not at all."""
+    write_atomic(path, report.model_dump_json(indent=2) + "\n")
+
+
+class ReportFileError(ValueError):
+    """A report file that can't be used: missing, not JSON, another schema version, invalid."""
+
+
+def load_report(path: Path) -> Report:
+    """Read a JSON report written by `--genai-report` (or by a merge); `ReportFileError`
+    says what is wrong with it and where."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportFileError(f"{path}: cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReportFileError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ReportFileError(
+            f"{path}: not a pytest-genai report (it has no schema_version); give a file "
+            "written by --genai-report"
+        )
+    version = data["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise ReportFileError(
+            f"{path}: report schema version {version!r}, but this pytest-genai reads version "
+            f"{SCHEMA_VERSION}: write it again with this version"
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            for error in exc.errors()[:3]
+        )
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        raise ReportFileError(f"{path}: not a valid report: {problems}{more}") from None
 
 
 def redact_args(args: Sequence[str]) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 from pytest_genai.config import Settings
 
 if TYPE_CHECKING:
+    from pytest_genai.results import SpanRecord
     from pytest_genai.tracing.capture import TestSpans
     from pytest_genai.tracing.export import OtlpSink
     from pytest_genai.tracing.model import Trace
@@ -133,6 +134,15 @@ class TraceRun:
             return None
         spans = item.stash.get(SPANS_KEY, None)
         return Trace.from_readable(spans.spans if spans is not None else ())
+
+    def records(self, item: pytest.Item) -> list[SpanRecord]:
+        """The test's spans as report records (none when nothing was captured)."""
+        spans = item.stash.get(SPANS_KEY, None) if self.used else None
+        if spans is None or not spans.spans:
+            return []
+        from pytest_genai.tracing.records import span_records
+
+        return span_records(spans.spans, self.settings.max_value_chars)
 
     def on_failed_phase(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """A failed setup or call shows the test's span tree in its report."""
