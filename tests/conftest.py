@@ -14,11 +14,14 @@ import pytest_genai.prompts.lineage
 import pytest_genai.prompts.lock
 import pytest_genai.prompts.snapshots
 import pytest_genai.prompts.store
+import pytest_genai.report.baseline
+import pytest_genai.report.baseline_view
 import pytest_genai.report.gate_reports
 import pytest_genai.report.gates
 import pytest_genai.report.github
 import pytest_genai.report.json_report
 import pytest_genai.report.junit
+import pytest_genai.report.merge
 import pytest_genai.report.repeats
 import pytest_genai.scorers
 import pytest_genai.scoring.assertions
@@ -28,6 +31,7 @@ import pytest_genai.tracing.autolog
 import pytest_genai.tracing.capture  # one collector per process, attached once
 import pytest_genai.tracing.export
 import pytest_genai.tracing.model
+import pytest_genai.tracing.records
 import pytest_genai.tracing.run
 import pytest_genai.tracing.values  # noqa: F401
 from tests.support.llm_server import LLMServer
