@@ -440,11 +440,18 @@ class GenaiSession:
         self.comparison = compare(
             self.cases,
             self.baseline.cases,
-            name=str(self.settings.baseline),
+            name=self._shown(self.settings.baseline),
             commit=self.baseline.run.git_commit,
             started_at=self.baseline.run.started_at,
         )
         return self.comparison
+
+    def _shown(self, path: Path) -> str:
+        """A path as the user would write it: relative to where pytest was started."""
+        try:
+            return str(path.relative_to(self.config.invocation_params.dir))
+        except ValueError:
+            return str(path)
 
     @property
     def cases(self) -> list[CaseResult]:

@@ -75,14 +75,14 @@ class ScorerChange(BaseModel):
         fail)`, and the mean likewise."""
         parts = []
         if self.pass_rate_before is not None and self.pass_rate_after is not None:
-            p = f", McNemar p={_p(self.mcnemar_p)}" if self.mcnemar_p is not None else ""
+            p = f", McNemar {_p_is(self.mcnemar_p)}" if self.mcnemar_p is not None else ""
             parts.append(
                 f"pass rate {self.pass_rate_before:.1%} -> {self.pass_rate_after:.1%} "
                 f"({_points(self.pass_rate_delta)}{p}; {self.passed_to_failed} of "
                 f"{self.shared} shared cases passed before and fail now)"
             )
         if self.mean_before is not None and self.mean_after is not None:
-            p = f", bootstrap p={_p(self.bootstrap_p)}" if self.bootstrap_p is not None else ""
+            p = f", bootstrap {_p_is(self.bootstrap_p)}" if self.bootstrap_p is not None else ""
             parts.append(
                 f"mean {self.mean_before:.4g} -> {self.mean_after:.4g} "
                 f"({_signed(self.mean_delta)}{p})"
@@ -313,6 +313,11 @@ def _p(value: float | None) -> str:
     if value is None:
         return "n/a"
     return "<0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def _p_is(value: float) -> str:
+    shown = _p(value)
+    return f"p{shown}" if shown.startswith("<") else f"p={shown}"
 
 
 def _points(delta: float | None) -> str:
