@@ -495,16 +495,32 @@ def test_prompts_example_passes(
     assert re.search(r"\d+ failed, \d+ passed", output), output
 
 
-def test_ci_workflow_example_parses_and_uses_real_options() -> None:
-    """The example GitHub Actions workflow is valid YAML and every `--genai-*` flag it passes
-    exists (with a value the option accepts)."""
+@pytest.mark.parametrize(
+    ("name", "jobs"),
+    [
+        ("github-actions.yml", {"record", "replay"}),
+        ("github-actions-sharded.yml", {"shard", "merge"}),
+    ],
+)
+def test_ci_workflow_example_parses_and_uses_real_options(name: str, jobs: set[str]) -> None:
+    """The example GitHub Actions workflows are valid YAML, every `--genai-*` flag they pass
+    exists (with a value the option accepts) and every `python -m pytest_genai` command parses."""
     import yaml
 
+    from pytest_genai.__main__ import _parser
     from pytest_genai.config import OPTIONS
 
-    path = ROOT / "examples" / "ci" / "github-actions.yml"
+    path = ROOT / "examples" / "ci" / name
     workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert {"record", "replay"} <= set(workflow["jobs"])
+    assert jobs <= set(workflow["jobs"])
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            command = step.get("run", "")
+            if "python -m pytest_genai" in command:
+                words = command.split("python -m pytest_genai", 1)[1].split()
+                args = [w for w in words if not w.startswith("${{") and w != "}}"]
+                args = [w for w in args if not w.startswith("steps.")]
+                _parser().parse_args(args)  # exits (SystemExit) on an unknown option
     flags = {option.flag: option for option in OPTIONS}
     used = re.findall(r"(--genai-[a-z-]+)(?:=(\S+))?", path.read_text(encoding="utf-8"))
     assert used
