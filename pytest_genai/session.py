@@ -241,7 +241,10 @@ class GenaiSession:
             self.add_case(case)
 
     def _trace_records(self, item: pytest.Item) -> list[SpanRecord]:
-        """The test's spans for the reports; a failure to read them costs only the trace."""
+        """The test's spans for the JSON and HTML reports (only when one is written: the
+        terminal needs none); a failure to read them costs only the trace."""
+        if self.settings.report is None and self.settings.html is None:
+            return []
         try:
             return self.tracing.records(item)
         except Exception as exc:
