@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a suite's scorer dropped significantly against --baseline",
     )
+    merge.set_defaults(subparser=merge)
     return parser
 
 
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.fail_on_regression and args.baseline is None:
-        parser.error("--fail-on-regression compares with a baseline: give --baseline=PATH")
+        args.subparser.error("--fail-on-regression compares with a baseline: give --baseline=PATH")
     return _merge(args)
 
 

@@ -5,6 +5,7 @@ again over all the cases)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -115,11 +116,33 @@ def _gates(shards: Sequence[tuple[str, Report]], cases: list[CaseResult]) -> lis
 
 
 def _repeated(shards: Sequence[tuple[str, Report]], cases: list[CaseResult]) -> list[RepeatedCase]:
+    """Repeated cases decided again over all their runs. Each shard's `repeated_cases` says
+    which run ids belong to which case (a run id may carry other parameters after `-rN`)."""
     rules: dict[str, str] = {}
+    runs: dict[str, tuple[str, int]] = {}
     for _, report in shards:
         for repeated in report.repeated_cases:
             rules.setdefault(repeated.suite, repeated.rule)
-    return decide_cases(rules, {}, cases) if rules else []
+            for index, run_id in enumerate(repeated.runs):
+                number = _RUN_NUMBER.search(run_id)
+                runs[f"{repeated.suite}[{run_id}]"] = (
+                    repeated.case_id,
+                    int(number.group(1)) if number else index + 1,
+                )
+    return decide_cases(rules, runs, cases) if rules else []
+
+
+_RUN_NUMBER = re.compile(r"-r(\d+)(?:-|$)")
+
+
+def _fails_the_run(case: CaseResult, decided: set[str]) -> bool:
+    """Whether the case's own test failed. In a gated or repeated suite a case's verdicts don't
+    fail its test (a scorer or judge error only marks the case); its app raising does."""
+    if case.outcome not in ("failed", "error"):
+        return False
+    if case.suite not in decided:
+        return True
+    return case.outcome == "failed" or not any(f.error is not None for f in case.feedback)
 
 
 def _run_info(
@@ -129,9 +152,9 @@ def _run_info(
     repeated: list[RepeatedCase],
 ) -> RunInfo:
     """The first shard's run, spanning from the first start to the last finish. Exit status 1
-    when a gate or repeated case failed, or a case of a suite without either failed; else the
-    worst other status a shard had (2 interrupted, 3 internal error, 4 usage error; a shard
-    that collected no test counts for nothing)."""
+    when a gate or repeated case failed, or a case's own test failed; else the worst other
+    status a shard had (2 interrupted, 3 internal error, 4 usage error); 5 when no shard
+    collected a test."""
     runs = [report.run for _, report in shards]
     started = min(runs, key=lambda r: _time(r.started_at)).started_at
     finished = max(runs, key=lambda r: _time(r.finished_at)).finished_at
@@ -139,9 +162,11 @@ def _run_info(
     failed = (
         any(not g.passed for g in gates)
         or any(not r.passed for r in repeated)
-        or any(c.outcome in ("failed", "error") and c.suite not in decided for c in cases)
+        or any(_fails_the_run(c, decided) for c in cases)
     )
     other = max((r.exit_status for r in runs if r.exit_status not in (0, 1, 5)), default=0)
+    if all(r.exit_status == 5 for r in runs):
+        other = 5
     commits = {r.git_commit for r in runs}
     return runs[0].model_copy(
         update={
