@@ -528,3 +528,56 @@ def test_ci_workflow_example_parses_and_uses_real_options(name: str, jobs: set[s
         assert flag in flags, f"{path}: unknown option {flag}"
         if value and not value.startswith("$"):
             flags[flag].parse(value.strip("'\""))
+
+
+REPORTS_EXAMPLE = ROOT / "examples" / "reports"
+
+
+def readme_commands(example: Path) -> list[str]:
+    """The `$ ` command lines of the README's console blocks, comments left out."""
+    text = (example / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for language, body in ANY_FENCE.findall(text):
+        if language == "console":
+            for line in body.splitlines():
+                if line.startswith("$ "):
+                    commands.append(line[2:].split("  #", 1)[0].strip())
+    return commands
+
+
+def test_reports_example_runs_as_its_readme_says(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """Every command of examples/reports/README.md, in order, as a shell would run them (with
+    this environment's pytest and python first on PATH)."""
+    import os
+    import subprocess
+    import sys
+
+    copy_example(REPORTS_EXAMPLE, pytester)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for name in HERMETIC_ENV:
+        env.pop(name, None)
+    env["PYTEST_ADDOPTS"] = " ".join(["-p", "no:cacheprovider", *xdist_args])
+    results = []
+    for command in readme_commands(REPORTS_EXAMPLE):
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=pytester.path, env=env, capture_output=True, text=True
+        )
+        results.append((command, done))
+    codes = [done.returncode for _, done in results]
+    output = "\n".join(f"$ {c}\n{d.stdout}{d.stderr}" for c, d in results)
+    # the baseline run passes; the v2 run fails its gate and both regressions; collecting and
+    # splitting succeed (the shards' own gates saw half the cases each: their status is theirs)
+    assert codes[0] == 0 and codes[1] == 1 and codes[2:5] == [0, 0, 0], output
+    v2 = results[1][1].stdout
+    assert "genai-regression:equals_expected" in v2 and "100.0% -> 41.7%" in v2, output
+    assert (pytester.path / "report.html").stat().st_size > 10_000
+    merged = results[-1][1]
+    assert merged.returncode == 1, output  # the gate, decided over all twelve cases
+    assert "gate FAILED" in merged.stdout and "REGRESSED" in merged.stdout, output
+    report = json.loads((pytester.path / "all.json").read_text(encoding="utf-8"))
+    assert report["totals"]["cases"] == 12 and len(report["run"]["merged_from"]) == 2
+    rate = {s["scorer"]: s["pass_rate"] for s in report["summaries"]}["equals_expected"]
+    assert rate == pytest.approx(5 / 12, abs=1e-6)
+    assert (pytester.path / "all.html").exists()
