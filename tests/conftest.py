@@ -19,6 +19,7 @@ import pytest_genai.report.baseline_view
 import pytest_genai.report.gate_reports
 import pytest_genai.report.gates
 import pytest_genai.report.github
+import pytest_genai.report.html
 import pytest_genai.report.json_report
 import pytest_genai.report.junit
 import pytest_genai.report.merge
