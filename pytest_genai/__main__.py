@@ -3,9 +3,10 @@
     python -m pytest_genai merge a.json b.json ... -o all.json [--html all.html]
         [--baseline old.json [--fail-on-regression]]
 
-Exit status: 0 merged, with every gate and repeated case passed (and no regression where
-asked); 1 merged, but a gate, a repeated case or the regression check failed; 2 bad arguments or
-reports that can't be merged (nothing is written).
+Exit status: 0 merged, and the merged run passed: every gate and repeated case, every test (and
+no regression, where asked); 1 merged, but a gate, a repeated case, a test or the regression
+check failed, or a shard's run did not finish; 2 bad arguments or reports that can't be merged
+(nothing is written).
 """
 
 from __future__ import annotations
@@ -67,13 +68,15 @@ def _merge(args: argparse.Namespace) -> int:
         shards = load_shards(args.reports)
         report = merge(shards)
         if args.baseline is not None:
-            baseline = load_report(args.baseline)
+            baseline = load_report(args.baseline, slim=True)
             report.baseline = compare(
                 report.cases,
                 baseline.cases,
                 name=str(args.baseline),
                 commit=baseline.run.git_commit,
                 started_at=baseline.run.started_at,
+                current_repeated=report.repeated_cases,
+                baseline_repeated=baseline.repeated_cases,
             )
     except (MergeError, ReportFileError) as exc:
         print(f"pytest-genai merge: {exc}", file=sys.stderr)
@@ -104,9 +107,13 @@ def _merge(args: argparse.Namespace) -> int:
     for repeated in report.repeated_cases:
         if not repeated.passed:
             print(f"repeated case FAILED {repeated.nodeid}: {repeated.describe()}")
-    failed = any(not g.passed for g in report.gates) or any(
-        not r.passed for r in report.repeated_cases
-    )
+    failing = [c for c in report.unscored if c.outcome in ("failed", "error")]
+    if failing:
+        print(f"{len(failing)} test(s) failed outside the scored suites:")
+        for case in failing[:20]:
+            print(f"  {case.outcome.upper()} {case.nodeid}")
+    # 1 also for a failed test (exit status 1) or a shard that did not finish (2 to 4)
+    failed = report.run.exit_status not in (0, 5)
     if report.baseline is not None:
         from pytest_genai.report.baseline_view import terminal_lines
 

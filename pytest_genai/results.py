@@ -195,7 +195,7 @@ def json_safe(
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, str):
-        text = truncate_text(value, max_chars)
+        text = valid_text(truncate_text(value, max_chars))
         return redact(text) if redact is not None else text
     if _depth > 20:
         return _text(value, max_chars, redact)
@@ -231,6 +231,18 @@ def json_safe(
     except Exception:
         return _text(value, max_chars, redact)
     return json_safe(dumped, max_chars, redact, _depth + 1)
+
+
+def valid_text(text: str) -> str:
+    """The text with what UTF-8 can't hold (a lone surrogate from a bad decode) replaced, so
+    that it can be written to a report."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _text(value: Any, max_chars: int, redact: Callable[[str], str] | None) -> str:

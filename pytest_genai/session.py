@@ -88,6 +88,9 @@ class GenaiSession:
         self.repeated: list[RepeatedCase] = []
         self.sample_seed = self._sample_seed()
         self.gates: list[Gate] = []
+        self.unscored: list[CaseResult] = []
+        """Tests that did not pass in suites no case of which was scored in this process: not
+        cases here, but a merge of shard reports may find their suite scored elsewhere."""
         self.baseline: Report | None = None
         """The report of `--genai-baseline`, read at configure (controller only)."""
         self.comparison: BaselineComparison | None = None
@@ -381,12 +384,27 @@ class GenaiSession:
         cases of their suite (the same test function) were scored: a crash before
         `assert_scored` must not vanish from the pass rate."""
         scored_suites = {case.suite for case in self._cases.values()}
-        wanted = [o for _, o in sorted(self._implicit.items()) if o["suite"] in scored_suites]
+        # the others matter only to a report file (a merge may find their suite scored): a
+        # run that uses nothing of pytest-genai makes none of them
+        reported = self.settings.report is not None or self.settings.html is not None
+        wanted = [
+            (o["suite"] in scored_suites, o)
+            for _, o in sorted(self._implicit.items())
+            if reported or o["suite"] in scored_suites
+        ]
         if wanted:
             from pytest_genai.results import CaseResult
+            from pytest_genai.secrets import Redactor
 
-            for outcome in wanted:
-                self.add_case(CaseResult.model_validate(outcome))
+            redact = Redactor()
+            for scored, outcome in wanted:
+                case = CaseResult.model_validate(outcome)
+                if case.error:
+                    case.error = redact(case.error)
+                if scored:
+                    self.add_case(case)
+                else:
+                    self.unscored.append(case)
         self._implicit.clear()
         self._aggregates = None
 
@@ -419,7 +437,10 @@ class GenaiSession:
         """Read `--genai-baseline` before any test runs: a file that can't be compared with is
         a usage error now, not a surprise at the end."""
         settings = self.settings
-        if settings.fail_on_regression and settings.baseline is None:
+        # only asked on the command line is it an error: from the ini file or the environment,
+        # it is a policy for the runs that do give a baseline
+        asked = self.config.getoption("genai_fail_on_regression", None)
+        if asked and settings.baseline is None:
             raise pytest.UsageError(
                 "pytest-genai: --genai-fail-on-regression compares with a baseline: give it "
                 "one with --genai-baseline=PATH (a JSON report of an earlier run)"
@@ -429,7 +450,7 @@ class GenaiSession:
         from pytest_genai.report.json_report import ReportFileError, load_report
 
         try:
-            self.baseline = load_report(settings.baseline)
+            self.baseline = load_report(settings.baseline, slim=True)
         except ReportFileError as exc:
             raise pytest.UsageError(f"pytest-genai: --genai-baseline: {exc}") from None
 
@@ -446,6 +467,8 @@ class GenaiSession:
             name=self._shown(self.settings.baseline),
             commit=self.baseline.run.git_commit,
             started_at=self.baseline.run.started_at,
+            current_repeated=self.repeated,
+            baseline_repeated=self.baseline.repeated_cases,
         )
         return self.comparison
 
@@ -483,11 +506,13 @@ class GenaiSession:
         written = True
         targets = [(self.settings.report, "JSON"), (self.settings.html, "HTML")]
         if any(path is not None for path, _ in targets):
-            report = self.build_report(exitstatus)
+            report = None
             for path, kind in targets:
                 if path is None:
                     continue
                 try:
+                    if report is None:
+                        report = self.build_report(exitstatus)
                     if kind == "JSON":
                         from pytest_genai.report.json_report import write_report
 
@@ -496,8 +521,8 @@ class GenaiSession:
                         from pytest_genai.report.html import write_html
 
                         write_html(path, report)
-                except OSError as exc:
-                    self.report_error = f"could not write {path}: {exc}"
+                except Exception as exc:  # a full disk, or a value no report can hold
+                    self.report_error = f"could not write {path}: {type(exc).__name__}: {exc}"
                     self.problems.append(f"genai report: {self.report_error}")
                     written = False
                 else:
@@ -578,6 +603,7 @@ class GenaiSession:
             repeated_cases=self.repeated,
             baseline=self.comparison,
             cases=self.cases,
+            unscored=self.unscored,
         )
 
     def cache_line(self) -> str | None:

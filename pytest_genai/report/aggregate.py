@@ -138,10 +138,14 @@ def _case_status(feedback: list[Feedback]) -> CaseStatus:
 
 
 def _numeric(feedback: list[Feedback]) -> list[float]:
+    """The numeric values (not booleans; NaN and infinities are no value to average)."""
     return [
         float(f.value)
         for f in feedback
-        if f.error is None and isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
+        if f.error is None
+        and isinstance(f.value, (int, float))
+        and not isinstance(f.value, bool)
+        and math.isfinite(f.value)
     ]
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from pytest_genai.report.aggregate import _by_name, _case_status, _numeric
-from pytest_genai.results import CaseResult
+from pytest_genai.report.repeats import RepeatedCase, decide
+from pytest_genai.results import CaseResult, Feedback
 
 ALPHA = 0.05
 """Significance level of both tests."""
@@ -37,6 +40,7 @@ class ScorerChange(BaseModel):
     scorer: str
     cases_before: int = 0
     cases_after: int = 0
+    """Cases with a verdict or score of this scorer (a repeated case once, whatever its runs)."""
     shared: int = 0
     """Cases of this scorer in both runs (by node id): what the tests are decided on."""
     pass_rate_before: float | None = None
@@ -52,8 +56,11 @@ class ScorerChange(BaseModel):
     mean_delta: float | None = None
     paired: int = 0
     """Shared cases with a numeric score in both runs."""
-    lower_is_better: bool = False
-    """The scorer's pass rule is an upper bound (`<= 5 s`): a lower mean is the better one."""
+    better: Literal["higher", "lower"] | None = None
+    """Which way the numeric score is better, from its pass rule: `higher` for a minimum
+    (`>= 0.8`), `lower` for a maximum (`<= 5 s`); None when the rule does not say (no rule, a
+    range, a function). A significant change of a score with no direction is `significant`
+    but neither a regression nor an improvement."""
     mean_diff: float | None = None
     """Mean of (after - before) over the paired cases."""
     mean_diff_low: float | None = None
@@ -141,59 +148,106 @@ def paired_bootstrap(
     seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float, float]:
     """The 95% percentile interval of the mean of `differences` over `resamples` resamples
-    with replacement, and the two-sided p-value of "the mean difference is 0" (twice the
-    share of resampled means on the far side of 0, at most 1)."""
+    with replacement, and the two-sided p-value of "the mean difference is 0": twice the share
+    of resampled means on the far side of 0 (the sample itself counted as one of them, so the
+    smallest p is 2 / (resamples + 1)), at most 1."""
     n = len(differences)
     if n == 0:
         raise ValueError("the bootstrap needs at least one paired case")
     if all(d == differences[0] for d in differences):  # every resample is the same
         only = differences[0]
-        return only, only, 1.0 if only == 0 else 0.0
+        return only, only, 1.0 if only == 0 else min(1.0, 2 / (resamples + 1))
     rng = random.Random(seed)
     pick = rng.choices
     means = sorted(math.fsum(pick(differences, k=n)) / n for _ in range(resamples))
     low = means[int(0.025 * (resamples - 1))]
     high = means[math.ceil(0.975 * (resamples - 1))]
-    at_or_below = sum(1 for m in means if m <= 0) / resamples
-    at_or_above = sum(1 for m in means if m >= 0) / resamples
+    # counted with the observed sample as one more resample: never an impossible p of 0
+    at_or_below = (sum(1 for m in means if m <= 0) + 1) / (resamples + 1)
+    at_or_above = (sum(1 for m in means if m >= 0) + 1) / (resamples + 1)
     return low, high, min(1.0, 2 * min(at_or_below, at_or_above))
 
 
 # -- comparison -------------------------------------------------------------------------------
 
 
-class _Side:
-    """One run's verdicts: per (suite, scorer), each case's status and mean numeric score."""
+_AT_MOST = re.compile(r"(?:^|\s)<=?\s*-?\d")
+_AT_LEAST = re.compile(r"(?:^|\s)>=?\s*-?\d")
 
-    def __init__(self, cases: Iterable[CaseResult]) -> None:
+
+def direction(pass_rule: str | None) -> Literal["higher", "lower"] | None:
+    """Which way a score is better by its pass rule's description: `>= 0.8` higher, `<= 5 s`
+    or `words <= 30` lower, anything else (`<lambda>`, a range, no rule) unknown."""
+    if not pass_rule:
+        return None
+    at_most, at_least = bool(_AT_MOST.search(pass_rule)), bool(_AT_LEAST.search(pass_rule))
+    if at_most != at_least:
+        return "lower" if at_most else "higher"
+    return None
+
+
+class _Side:
+    """One run's verdicts per (suite, scorer): each case's status and numeric scores, by run
+    (as the quality table counts them) and by case (the runs of a repeated case together: the
+    unit the tests pair on)."""
+
+    def __init__(self, cases: Iterable[CaseResult], repeated: Iterable[RepeatedCase]) -> None:
+        runs = {
+            f"{r.suite}[{run}]": (f"{r.suite}[{r.case_id}]", r.case_id, r.rule)
+            for r in repeated
+            for run in r.runs
+        }
         self.nodeids: set[str] = set()
+        """The cases (a repeated case once, by its id without the run)."""
         self.status: dict[tuple[str, str], dict[str, Status]] = defaultdict(dict)
-        self.value: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        """Per run, for the pass rate."""
+        self.values: dict[tuple[str, str], list[float]] = defaultdict(list)
+        """Every numeric value, for the mean (as the quality table's)."""
+        self.case_status: dict[tuple[str, str], dict[str, Status]] = {}
+        self.case_value: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
         self.case_ids: dict[str, tuple[str, str]] = {}
-        self.lower_is_better: set[tuple[str, str]] = set()
+        self.directions: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        by_case: dict[tuple[str, str], dict[str, list[Status]]] = defaultdict(dict)
+        case_values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(dict)
+        rules: dict[str, str] = {}
         suite_scorers: dict[str, set[str]] = defaultdict(set)
-        found_by_case: list[tuple[CaseResult, dict[str, list]]] = []
+        found_by_case: list[tuple[CaseResult, dict[str, list[Feedback]]]] = []
         for case in cases:
-            self.nodeids.add(case.nodeid)
-            self.case_ids[case.nodeid] = (case.suite, case.case_id)
+            base, case_id, rule = runs.get(case.nodeid, (case.nodeid, case.case_id, None))
+            self.nodeids.add(base)
+            self.case_ids[base] = (case.suite, case_id)
+            if rule is not None:
+                rules[base] = rule
             if case.outcome == "skipped":
                 continue
             found = _by_name(case.feedback)
             suite_scorers[case.suite].update(found)
             found_by_case.append((case, found))
         for case, found in found_by_case:
+            base = runs[case.nodeid][0] if case.nodeid in runs else case.nodeid
             for name in suite_scorers[case.suite]:
                 key = (case.suite, name)
                 mine = found.get(name)
                 if mine:
-                    self.status[key][case.nodeid] = _case_status(mine)
-                    if any((f.pass_rule or "").startswith("<") for f in mine):
-                        self.lower_is_better.add(key)
+                    status = _case_status(mine)
+                    self.directions[key].update(direction(f.pass_rule) for f in mine)
                     values = _numeric(mine)
                     if values:
-                        self.value[key][case.nodeid] = math.fsum(values) / len(values)
+                        self.values[key].extend(values)
+                        case_values[key].setdefault(base, []).extend(values)
                 elif case.outcome in ("failed", "error"):
-                    self.status[key][case.nodeid] = "error"  # as the quality table counts it
+                    status = "error"  # as the quality table counts it
+                else:
+                    continue
+                self.status[key][case.nodeid] = status
+                by_case[key].setdefault(base, []).append(status)
+        for key, statuses in by_case.items():
+            self.case_status[key] = {
+                base: _collapse(found, rules.get(base)) for base, found in statuses.items()
+            }
+        for key, found_values in case_values.items():
+            for base, values in found_values.items():
+                self.case_value[key][base] = math.fsum(values) / len(values)
 
     def keys(self) -> set[tuple[str, str]]:
         return set(self.status)
@@ -203,8 +257,22 @@ class _Side:
         return sum(s == "passed" for s in judged) / len(judged) if judged else None
 
     def mean(self, key: tuple[str, str]) -> float | None:
-        values = list(self.value.get(key, {}).values())
+        values = self.values.get(key)
         return math.fsum(values) / len(values) if values else None
+
+
+def _collapse(statuses: list[Status], rule: str | None) -> Status:
+    """One case's status from its runs' (a case that ran once: its own); a repeated case
+    passes by its suite's pass rule over the runs with a verdict."""
+    if len(statuses) == 1 and rule is None:
+        return statuses[0]
+    judged = [s for s in statuses if s != "info"]
+    if not judged:
+        return "info"
+    passed = sum(s == "passed" for s in judged)
+    if decide(rule or "all", passed, len(judged)):
+        return "passed"
+    return "error" if "error" in judged else "failed"
 
 
 def compare(
@@ -215,10 +283,15 @@ def compare(
     commit: str | None = None,
     started_at: str | None = None,
     alpha: float = ALPHA,
+    current_repeated: Iterable[RepeatedCase] = (),
+    baseline_repeated: Iterable[RepeatedCase] = (),
 ) -> BaselineComparison:
     """Compare this run's cases with the baseline's, per suite and scorer (prompt versions
-    are not split: a changed prompt is what a comparison is usually for)."""
-    after, before = _Side(current), _Side(baseline)
+    are not split: a changed prompt is what a comparison is usually for). The runs of a
+    repeated case (each run's `RepeatedCase`) are one case to the tests, decided by its pass
+    rule over them: its runs are not independent cases."""
+    after = _Side(current, current_repeated)
+    before = _Side(baseline, baseline_repeated)
     changes: list[ScorerChange] = []
     regressed_cases: list[CaseChange] = []
     for key in sorted(after.keys() | before.keys()):
@@ -241,7 +314,7 @@ def _compare_one(
     key: tuple[str, str], before: _Side, after: _Side, alpha: float
 ) -> tuple[ScorerChange, list[CaseChange]]:
     suite, scorer = key
-    old, new = before.status.get(key, {}), after.status.get(key, {})
+    old, new = before.case_status.get(key, {}), after.case_status.get(key, {})
     shared = sorted(old.keys() & new.keys())
     change = ScorerChange(
         suite=suite,
@@ -260,6 +333,7 @@ def _compare_one(
         change.mean_delta = _round(change.mean_after - change.mean_before)
 
     lost: list[CaseChange] = []
+    moved = False
     verdicts = [(n, old[n], new[n]) for n in shared if old[n] != "info" and new[n] != "info"]
     drop = rise = False
     if verdicts:
@@ -284,10 +358,12 @@ def _compare_one(
             drop = change.passed_to_failed > change.failed_to_passed
             rise = not drop
 
-    old_values, new_values = before.value.get(key, {}), after.value.get(key, {})
+    old_values, new_values = before.case_value.get(key, {}), after.case_value.get(key, {})
     paired = sorted(old_values.keys() & new_values.keys())
     change.paired = len(paired)
-    change.lower_is_better = key in before.lower_is_better | after.lower_is_better
+    said = {d for d in before.directions[key] | after.directions[key] if d is not None}
+    if len(said) == 1:
+        change.better = "lower" if "lower" in said else "higher"
     if paired:
         differences = [new_values[n] - old_values[n] for n in paired]
         change.mean_diff = _round(math.fsum(differences) / len(differences))
@@ -296,12 +372,14 @@ def _compare_one(
         change.mean_diff_low, change.mean_diff_high = _round(low), _round(high)
         change.bootstrap_p = _round(p)
         if p < alpha and change.mean_diff:
-            worse = change.mean_diff > 0 if change.lower_is_better else change.mean_diff < 0
-            drop = drop or worse
-            rise = rise or not worse
+            moved = True
+            if change.better is not None:
+                worse = (change.mean_diff > 0) == (change.better == "lower")
+                drop = drop or worse
+                rise = rise or not worse
     change.regressed = drop
     change.improved = rise and not drop
-    change.significant = drop or rise
+    change.significant = drop or rise or moved
     return change, lost
 
 

@@ -31,6 +31,8 @@ def verdict(change: ScorerChange) -> str:
         return "REGRESSED"
     if change.improved:
         return "improved"
+    if change.significant:
+        return "changed"  # a numeric score whose pass rule does not say which way is better
     if not change.shared:
         return "no shared cases"
     return "no significant change"

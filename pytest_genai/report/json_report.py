@@ -9,6 +9,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,7 +18,7 @@ from pytest_genai.report.aggregate import ScorerSummary, Totals
 from pytest_genai.report.baseline import BaselineComparison
 from pytest_genai.report.gates import Gate
 from pytest_genai.report.repeats import RepeatedCase
-from pytest_genai.results import CaseResult
+from pytest_genai.results import CaseResult, Feedback, PromptUse, SpanRecord
 from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
 
 SCHEMA_VERSION = 1
@@ -55,6 +56,10 @@ class Report(BaseModel):
     repeated_cases: list[RepeatedCase] = []
     baseline: BaselineComparison | None = None
     cases: list[CaseResult]
+    unscored: list[CaseResult] = []
+    """Tests that did not pass, in suites none of whose cases was scored in this run (a crash
+    before any score, or a test that never uses pytest-genai): not in the aggregates. A merge
+    counts them as cases when another shard scored their suite."""
 
 
 def write_report(path: Path, report: Report) -> None:
@@ -66,9 +71,8 @@ class ReportFileError(ValueError):
     """A report file that can't be used: missing, not JSON, another schema version, invalid."""
 
 
-def load_report(path: Path) -> Report:
-    """Read a JSON report written by `--genai-report` (or by a merge); `ReportFileError`
-    says what is wrong with it and where."""
+def read_report_data(path: Path) -> dict[str, Any]:
+    """A report file's JSON, checked to be a report of this schema version (not validated)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -77,8 +81,14 @@ def load_report(path: Path) -> Report:
         raise ReportFileError(f"{path}: cannot be read: {exc}") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ReportFileError(f"{path}: not a report: nested too deeply") from None
     except ValueError as exc:
         raise ReportFileError(f"{path}: not JSON: {exc}") from None
+    return _checked(path, data)
+
+
+def _checked(path: Path, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportFileError(
             f"{path}: not a pytest-genai report (it has no schema_version); give a file "
@@ -90,8 +100,23 @@ def load_report(path: Path) -> Report:
             f"{path}: report schema version {version!r}, but this pytest-genai reads version "
             f"{SCHEMA_VERSION}: write it again with this version"
         )
+    return data
+
+
+def load_report(path: Path, data: dict[str, Any] | None = None, slim: bool = False) -> Report:
+    """Read a JSON report written by `--genai-report` (or by a merge); `ReportFileError`
+    says what is wrong with it and where. Fields a newer pytest-genai added are ignored (adding
+    fields does not change the schema version). `slim` leaves out what a comparison does not
+    need: each case's inputs, outputs, expectations and trace."""
+    data = read_report_data(path) if data is None else _checked(path, data)
+    for key in ("cases", "unscored"):
+        cases = data.get(key)
+        if isinstance(cases, list):
+            data[key] = [_known_case(case, slim) for case in cases]
     try:
         return Report.model_validate(data)
+    except RecursionError:
+        raise ReportFileError(f"{path}: not a valid report: nested too deeply") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
@@ -99,6 +124,27 @@ def load_report(path: Path) -> Report:
         )
         more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
         raise ReportFileError(f"{path}: not a valid report: {problems}{more}") from None
+
+
+_SLIM_LEFT_OUT = frozenset({"inputs", "outputs", "expectations", "trace"})
+
+
+def _known_case(case: Any, slim: bool) -> Any:
+    """A case's JSON with only the fields this version knows (the models forbid others, to
+    catch mistakes in our own code), in its feedback, prompts and spans too."""
+    if not isinstance(case, dict):
+        return case  # validation says what is wrong
+    known = CaseResult.model_fields
+    kept = {k: v for k, v in case.items() if k in known and not (slim and k in _SLIM_LEFT_OUT)}
+    for key, model in (("feedback", Feedback), ("prompts", PromptUse), ("trace", SpanRecord)):
+        items = kept.get(key)
+        if isinstance(items, list):
+            fields = model.model_fields
+            kept[key] = [
+                {k: v for k, v in item.items() if k in fields} if isinstance(item, dict) else item
+                for item in items
+            ]
+    return kept
 
 
 def redact_args(args: Sequence[str]) -> list[str]:

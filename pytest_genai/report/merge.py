@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pytest_genai.report.aggregate import aggregate, totals
 from pytest_genai.report.gates import Gate, GateSpec, measure
@@ -32,9 +33,10 @@ def load_shards(paths: Sequence[Path]) -> list[tuple[str, Report]]:
     """Read every shard report, refusing a mix of schema versions before anything else."""
     if not paths:
         raise MergeError("give at least one report to merge")
-    versions: dict[str, object] = {}
+    raw: list[tuple[Path, dict[str, Any]]] = []
     for path in paths:
-        versions[str(path)] = _schema_version(path)
+        raw.append((path, _raw_report(path)))
+    versions = {str(path): data["schema_version"] for path, data in raw}
     if len(set(map(repr, versions.values()))) > 1:
         listed = ", ".join(f"{name} has version {v!r}" for name, v in versions.items())
         raise MergeError(
@@ -42,18 +44,21 @@ def load_shards(paths: Sequence[Path]) -> list[tuple[str, Report]]:
             "the same pytest-genai version"
         )
     try:
-        return [(str(path), load_report(path)) for path in paths]
+        return [(str(path), load_report(path, data)) for path, data in raw]
     except ReportFileError as exc:
         raise MergeError(str(exc)) from None
 
 
-def _schema_version(path: Path) -> object:
+def _raw_report(path: Path) -> dict[str, Any]:
+    """The file's JSON, any schema version (compared across the shards before anything else)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MergeError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MergeError(f"{path}: cannot be read: {exc}") from None
+    except RecursionError:
+        raise MergeError(f"{path}: not a report: nested too deeply") from None
     except ValueError as exc:
         raise MergeError(f"{path}: not JSON: {exc}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
@@ -61,7 +66,7 @@ def _schema_version(path: Path) -> object:
             f"{path}: not a pytest-genai report (it has no schema_version); give files "
             "written by --genai-report"
         )
-    return data["schema_version"]
+    return data
 
 
 def merge(shards: Sequence[tuple[str, Report]]) -> Report:
@@ -78,6 +83,18 @@ def merge(shards: Sequence[tuple[str, Report]]) -> Report:
             else:
                 owner[case.nodeid] = name
                 cases.append(case)
+    # a test that failed before any score, in a suite another shard scored: a case of it
+    scored = {c.suite for c in cases}
+    unscored: list[CaseResult] = []
+    for name, report in shards:
+        for case in report.unscored:
+            if case.suite not in scored:
+                unscored.append(case)
+            elif case.nodeid in owner:
+                overlaps.append(f"{case.nodeid} (in {owner[case.nodeid]} and {name})")
+            else:
+                owner[case.nodeid] = name
+                cases.append(case)
     if overlaps:
         shown = "; ".join(overlaps[:SHOWN_OVERLAPS])
         more = (
@@ -90,13 +107,15 @@ def merge(shards: Sequence[tuple[str, Report]]) -> Report:
     cases.sort(key=lambda c: c.nodeid)
     gates = _gates(shards, cases)
     repeated = _repeated(shards, cases)
+    unscored.sort(key=lambda c: c.nodeid)
     return Report(
-        run=_run_info(shards, cases, gates, repeated),
+        run=_run_info(shards, cases, gates, repeated, unscored),
         totals=totals(cases),
         summaries=aggregate(cases),
         gates=gates,
         repeated_cases=repeated,
         cases=cases,
+        unscored=unscored,
     )
 
 
@@ -124,15 +143,22 @@ def _repeated(shards: Sequence[tuple[str, Report]], cases: list[CaseResult]) -> 
         for repeated in report.repeated_cases:
             rules.setdefault(repeated.suite, repeated.rule)
             for index, run_id in enumerate(repeated.runs):
-                number = _RUN_NUMBER.search(run_id)
                 runs[f"{repeated.suite}[{run_id}]"] = (
                     repeated.case_id,
-                    int(number.group(1)) if number else index + 1,
+                    _run_number(run_id, repeated.case_id, index + 1),
                 )
     return decide_cases(rules, runs, cases) if rules else []
 
 
-_RUN_NUMBER = re.compile(r"-r(\d+)(?:-|$)")
+_RUN_NUMBER = re.compile(r"-r(\d+)(?=-|$)")
+
+
+def _run_number(run_id: str, case_id: str, default: int) -> int:
+    """The N of the `-rN` whose removal leaves the case id (`item-r2-x-r10` of `item-r2-x`)."""
+    for match in _RUN_NUMBER.finditer(run_id):
+        if run_id[: match.start()] + run_id[match.end() :] == case_id:
+            return int(match.group(1))
+    return default
 
 
 def _fails_the_run(case: CaseResult, decided: set[str]) -> bool:
@@ -150,6 +176,7 @@ def _run_info(
     cases: list[CaseResult],
     gates: list[Gate],
     repeated: list[RepeatedCase],
+    unscored: list[CaseResult],
 ) -> RunInfo:
     """The first shard's run, spanning from the first start to the last finish. Exit status 1
     when a gate or repeated case failed, or a case's own test failed; else the worst other
@@ -163,6 +190,7 @@ def _run_info(
         any(not g.passed for g in gates)
         or any(not r.passed for r in repeated)
         or any(_fails_the_run(c, decided) for c in cases)
+        or any(c.outcome in ("failed", "error") for c in unscored)
     )
     other = max((r.exit_status for r in runs if r.exit_status not in (0, 1, 5)), default=0)
     if all(r.exit_status == 5 for r in runs):

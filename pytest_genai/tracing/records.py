@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_genai.results import SpanRecord, json_safe
-from pytest_genai.secrets import Redactor
+from pytest_genai.results import SpanRecord, json_safe, valid_text
+from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
 from pytest_genai.tracing import conventions as cv
 from pytest_genai.tracing.model import Trace
 
@@ -30,6 +30,12 @@ _SHOWN = frozenset(
 )
 
 
+def _secret(key: str) -> bool:
+    """An attribute named like a credential (`api_key`, `llm.password`,
+    `http.request.header.authorization`): its value is masked whatever it holds."""
+    return bool(SECRET_FIELD.match(key) or SECRET_FIELD.match(key.rsplit(".", 1)[-1]))
+
+
 def span_records(spans: Iterable[Any], max_chars: int) -> list[SpanRecord]:
     """The SDK's ended spans of one test, in start order, as records: times relative to the
     first span, texts cut to `max_chars` (attributes to `ATTRIBUTE_CHARS`), secrets masked."""
@@ -43,20 +49,20 @@ def span_records(spans: Iterable[Any], max_chars: int) -> list[SpanRecord]:
     records = []
     for span in kept:
         attributes = {
-            key: json_safe(value, ATTRIBUTE_CHARS, redact)
+            valid_text(key): MASK if _secret(key) else json_safe(value, ATTRIBUTE_CHARS, redact)
             for key, value in span.attributes.items()
             if key not in _SHOWN
         }
         error = span.error
         records.append(
             SpanRecord.model_construct(
-                name=redact(span.name),
+                name=redact(valid_text(span.name)),
                 span_id=span.span_id,
                 parent_id=span.parent_id if span.parent_id in ids else None,
                 type=span.span_type,
                 start=round((span.start_ns - origin) / 1e9, 6),
                 duration=round(span.duration, 6),
-                error=redact(str(error))[:max_chars] if error else None,
+                error=redact(valid_text(str(error)))[:max_chars] if error else None,
                 model=span.model,
                 input_tokens=span.input_tokens,
                 output_tokens=span.output_tokens,

@@ -23,7 +23,7 @@ CASES = [{"id": f"q{i}", "inputs": {"n": i}, "expectations": {"expected_response
          for i in range(12)]
 
 
-@scorer
+@scorer(threshold=0.5)
 def closeness(outputs, expectations):
     return 1.0 if outputs == expectations["expected_response"] else 0.25
 
@@ -91,8 +91,8 @@ def test_a_regression_is_shown_everywhere_and_fails_the_run_when_asked(
             "compared with old.json (run *); a change is significant at p < 0.05 *",
             "*test_answers*closeness*1 -> 0.5625*-0.4375*REGRESSED",
             "*test_answers*equals_expected*100.0% -> 41.7%*-58.3 pts*0.0156*12*REGRESSED",
-            "7 case verdict(s) passed before and fail now:",
-            "  test_suite.py::test_answers[[]q0]  equals_expected: passed -> failed",
+            "14 case verdict(s) passed before and fail now:",
+            "  test_suite.py::test_answers[[]q0]  closeness: passed -> failed",
         ]
     )
     comparison = load(project.path / "new.json")["baseline"]
@@ -105,7 +105,7 @@ def test_a_regression_is_shown_everywhere_and_fails_the_run_when_asked(
     closeness = by_scorer["closeness"]
     assert closeness["mean_diff"] == pytest.approx(-0.4375)
     assert closeness["bootstrap_p"] < 0.05 and closeness["regressed"] is True
-    assert len(comparison["regressed_cases"]) == 7
+    assert len(comparison["regressed_cases"]) == 14  # 7 cases, both scorers
     assert comparison["new_cases"] == comparison["removed_cases"] == []
 
     xml = JUnitXml.fromfile(str(project.path / "junit.xml"))
@@ -132,8 +132,9 @@ def test_a_regression_is_shown_everywhere_and_fails_the_run_when_asked(
     assert failing.ret == 1
     failing.stdout.fnmatch_lines(
         [
-            "significant drop against the baseline old.json: mean 1 -> 0.5625 (-0.4375, "
-            "bootstrap p<0.001)",
+            "significant drop against the baseline old.json: pass rate 100.0% -> 41.7% "
+            "(-58.3 pts, McNemar p=0.0156; 7 of 12 shared cases passed before and fail now); "
+            "mean 1 -> 0.5625 (-0.4375, bootstrap p=0.001)",
             "significant drop against the baseline old.json: pass rate 100.0% -> 41.7% "
             "(-58.3 pts, McNemar p=0.0156; 7 of 12 shared cases passed before and fail now)",
             "FAILED test_suite.py::test_answers[[]genai-regression:closeness[]] - significant *",
@@ -219,3 +220,14 @@ def test_fail_on_regression_needs_a_baseline(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--genai-fail-on-regression")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--genai-fail-on-regression compares with a baseline*"])
+
+
+def test_fail_on_regression_from_the_ini_file_waits_for_a_baseline(
+    pytester: pytest.Pytester,
+) -> None:
+    """A policy in the ini file applies to the runs that give a baseline; the others run."""
+    pytester.makeini("[pytest]\ngenai_fail_on_regression = true\n")
+    pytester.makepyfile(test_suite="def test_a(genai): genai.record('x', True)")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)

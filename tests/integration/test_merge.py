@@ -154,7 +154,7 @@ def test_shards_merge_into_the_report_of_one_run(
     assert {r["case_id"]: r["passed"] for r in shards[1]["repeated_cases"]}["rome"] is False
 
     result = run_merge(pytester, "shard-2.json", "shard-1.json", "-o", "merged.json")
-    assert result.ret == (0 if gate_passes else 1), result.stderr.str()
+    assert result.ret == 1, result.stderr.str()  # the plain suite's `rome` failed
     merged = read(pytester, "merged.json")
     assert without_timing(merged) == without_timing(single)
     assert {g["scorer"]: g["passed"] for g in merged["gates"]} == {
@@ -217,7 +217,8 @@ def test_a_failed_repeated_case_fails_the_merge(pytester: pytest.Pytester) -> No
 
 
 def small_project(pytester: pytest.Pytester, wrong: set[str] | None = None) -> None:
-    """A plain suite of the eight capitals; the app is wrong for the cases in `wrong`."""
+    """A suite of the eight capitals, gated at 0 (wrong answers fail no test: the merge's exit
+    status is the regression check's); the app is wrong for the cases in `wrong`."""
     write_rows(pytester, "capitals.jsonl", list(CAPITALS))
     pytester.makepyfile(
         test_small=f"""
@@ -225,7 +226,11 @@ def small_project(pytester: pytest.Pytester, wrong: set[str] | None = None) -> N
 
         WRONG = {sorted(wrong or ())!r}
 
-        @pytest.mark.genai_eval(dataset="evals/capitals.jsonl", scorers=["equals_expected"])
+        @pytest.mark.genai_eval(
+            dataset="evals/capitals.jsonl",
+            scorers=["equals_expected"],
+            thresholds={{"equals_expected": 0.0}},
+        )
         def test_capitals(case):
             return "Nowhere" if case.id in WRONG else case.expectations["expected_response"]
         """
@@ -325,7 +330,7 @@ def test_a_missing_report(pytester: pytest.Pytester) -> None:
 
 def test_a_regression_against_the_baseline_fails_the_merge(pytester: pytest.Pytester) -> None:
     small_project(pytester)
-    pytester.runpytest("--genai-report=baseline.json").assert_outcomes(passed=8)
+    pytester.runpytest("--genai-report=baseline.json").assert_outcomes(passed=8 + 1)  # and the gate
     small_project(pytester, wrong={"paris", "rome", "madrid", "oslo", "berlin", "vienna"})
     run_shards(pytester, "a.json", "b.json")
 
@@ -429,3 +434,54 @@ def test_a_crashed_case_of_a_passing_gate(pytester: pytest.Pytester) -> None:
     merged = read(pytester, "merged.json")
     assert without_timing(merged) == without_timing(single)
     assert merged["run"]["exit_status"] == single["run"]["exit_status"]
+
+
+CRASHING = """
+import pytest
+
+CASES = [{"id": f"c{i}", "inputs": {"i": i}, "expectations": {"expected_response": "ok"}}
+         for i in range(8)]
+
+
+@pytest.mark.genai_eval(dataset=CASES, scorers=["equals_expected"],
+                        thresholds={"equals_expected": 0.7})
+def test_gated(case):
+    if case.inputs["i"] >= 5:
+        raise RuntimeError("the app crashed")
+    return "ok"
+
+
+def test_unrelated():
+    assert 1 == 2
+"""
+
+
+def test_crashes_and_plain_failures_count_in_the_merge(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    """A shard whose cases of a gated suite all crashed scores nothing of it; the merge still
+    counts them, as one run does, and a failing test that never used pytest-genai fails the
+    merged run."""
+    pytester.makepyfile(test_app=CRASHING)
+    whole = pytester.runpytest("--genai-report=all.json", *xdist_args)
+    whole.stdout.fnmatch_lines(["gate FAILED *equals_expected pass rate 62.5%*over 8 cases*"])
+    shard_a = [f"test_app.py::test_gated[c{i}]" for i in range(5)]
+    shard_b = [f"test_app.py::test_gated[c{i}]" for i in range(5, 8)]
+    pytester.runpytest("--genai-report=a.json", *xdist_args, *shard_a)
+    pytester.runpytest(
+        "--genai-report=b.json", *xdist_args, *shard_b, "test_app.py::test_unrelated"
+    )
+    assert read(pytester, "b.json")["cases"] == []  # nothing of the suite was scored there
+    result = run_merge(pytester, "a.json", "b.json", "-o", "merged.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "gate FAILED *equals_expected pass rate 62.5%*over 8 cases*",
+            "1 test(s) failed outside the scored suites:",
+            "  FAILED test_app.py::test_unrelated",
+        ]
+    )
+    merged, single = read(pytester, "merged.json"), read(pytester, "all.json")
+    assert without_timing(merged) == without_timing(single)
+    assert [c["nodeid"] for c in merged["unscored"]] == ["test_app.py::test_unrelated"]
+    assert [c["nodeid"] for c in single["unscored"]] == ["test_app.py::test_unrelated"]

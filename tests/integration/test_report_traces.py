@@ -102,3 +102,39 @@ def test_cases_carry_their_span_tree(pytester: pytest.Pytester, xdist_args: list
 def test_no_trace_without_span_capture(pytester: pytest.Pytester) -> None:
     report = run(pytester, "--genai-tracing=false")
     assert all(case["trace"] == [] for case in report["cases"])
+
+
+SECRETS = """
+from pytest_genai import start_span
+
+
+def test_attributes(genai):
+    with start_span("call") as span:
+        span.set_attributes({
+            "api_key": "plainvalue12345678",
+            "llm.password": "hunter2hunter2",
+            "http.request.header.x-api-key": ["plainheader12345678"],
+            "bad.text": "x\\ud800y",
+            "fine": "kept",
+        })
+    genai.record("ok", True)
+"""
+
+
+def test_secret_named_attributes_are_masked_and_bad_text_is_written(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_secrets=SECRETS)
+    result = pytester.runpytest("--genai-report=report.json", "--genai-html=report.html")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    text = (pytester.path / "report.json").read_text(encoding="utf-8")
+    page = (pytester.path / "report.html").read_text(encoding="utf-8")
+    for secret in ("plainvalue12345678", "hunter2hunter2", "plainheader12345678"):
+        assert secret not in text and secret not in page
+    (span,) = json.loads(text)["cases"][0]["trace"]
+    attributes = span["attributes"]
+    assert attributes["api_key"] == attributes["llm.password"] == "***"
+    assert attributes["http.request.header.x-api-key"] == "***"
+    assert attributes["fine"] == "kept"
+    assert attributes["bad.text"] == "x?y"  # a lone surrogate, replaced

@@ -9,10 +9,12 @@ import pytest
 from pytest_genai.report.baseline import (
     MIN_PAIRED,
     compare,
+    direction,
     mcnemar_exact,
     paired_bootstrap,
 )
 from pytest_genai.report.baseline_view import junit_properties, markdown, terminal_lines
+from pytest_genai.report.repeats import RepeatedCase, decide
 from pytest_genai.results import CaseResult, Feedback, FeedbackError
 
 SUITE = "t.py::test_a"
@@ -74,8 +76,8 @@ def test_bootstrap_of_identical_scores_is_no_change() -> None:
     assert paired_bootstrap([0.0] * 20) == (0.0, 0.0, 1.0)
 
 
-def test_bootstrap_of_a_constant_shift_is_certain() -> None:
-    assert paired_bootstrap([-0.25] * 12) == (-0.25, -0.25, 0.0)
+def test_bootstrap_of_a_constant_shift_is_as_certain_as_it_can_say() -> None:
+    assert paired_bootstrap([-0.25] * 12) == (-0.25, -0.25, 2 / 2001)
 
 
 def test_bootstrap_interval_holds_the_mean_and_is_deterministic() -> None:
@@ -209,19 +211,25 @@ def test_suites_and_scorers_are_compared_separately_whatever_the_prompt_versions
 
 
 def numeric_run(values: list[float], rule: str | None = None) -> list[CaseResult]:
-    return [case(f"c{i}", number(v, rule=rule)) for i, v in enumerate(values)]
+    passed = None if rule is None else True  # the verdicts are not what these tests are about
+    return [
+        case(f"c{i}", Feedback(name="score", value=v, pass_rule=rule, passed=passed))
+        for i, v in enumerate(values)
+    ]
 
 
 def test_numeric_drop_is_decided_by_the_paired_bootstrap() -> None:
-    before = numeric_run([0.8 + 0.01 * i for i in range(12)])
-    after = numeric_run([0.7 + 0.01 * i + (0.02 if i % 3 else -0.01) for i in range(12)])
+    before = numeric_run([0.8 + 0.01 * i for i in range(12)], rule=">= 0.5")
+    after = numeric_run(
+        [0.7 + 0.01 * i + (0.02 if i % 3 else -0.01) for i in range(12)], rule=">= 0.5"
+    )
     (change,) = compare(after, before, name="b").scorers
     assert change.paired == 12
     assert change.mean_delta == pytest.approx(change.mean_after - change.mean_before, abs=1e-6)
     assert change.mean_diff == pytest.approx(change.mean_delta, abs=1e-6)  # same cases
     assert change.mean_diff_high is not None and change.mean_diff_high < 0
     assert change.bootstrap_p is not None and change.bootstrap_p < 0.05
-    assert change.mcnemar_p is None  # no pass rule: no verdicts to pair
+    assert change.better == "higher"
     assert change.regressed
 
 
@@ -236,7 +244,7 @@ def test_a_rising_score_with_an_upper_bound_rule_is_a_regression() -> None:
     before = numeric_run([1.0 + 0.1 * i for i in range(12)], rule="<= 5 s")
     after = numeric_run([2.0 + 0.1 * i for i in range(12)], rule="<= 5 s")
     (change,) = compare(after, before, name="b").scorers
-    assert change.lower_is_better and change.mean_diff == pytest.approx(1.0)
+    assert change.better == "lower" and change.mean_diff == pytest.approx(1.0)
     assert change.regressed and not change.improved
     (faster,) = compare(before, after, name="b").scorers
     assert faster.improved and not faster.regressed
@@ -276,3 +284,104 @@ def test_long_case_lists_are_cut_in_the_terminal() -> None:
     lines = terminal_lines(compare(after, before, name="b"))
     assert any("... and 20 more (all are in the JSON report)" in line for line in lines)
     assert any(line.startswith("15 new cases") and "... and 5 more" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (">= 0.8", "higher"),
+        ("<= 5 s", "lower"),
+        ("words <= 30", "lower"),
+        ("<= 0.001 USD", "lower"),
+        ("words >= 3 and <= 30", None),  # a range: neither end is better
+        ("<lambda>", None),  # a function's name says nothing
+        ("is true", None),
+        (None, None),
+    ],
+)
+def test_the_better_direction_comes_from_the_pass_rule(rule: str | None, expected: str) -> None:
+    assert direction(rule) == expected
+
+
+def test_a_significant_change_without_a_direction_is_neither_better_nor_worse() -> None:
+    before = numeric_run([0.9 + 0.001 * i for i in range(12)])  # no pass rule
+    after = numeric_run([0.5 + 0.001 * i for i in range(12)])
+    comparison = compare(after, before, name="b")
+    (change,) = comparison.scorers
+    assert change.better is None and change.significant
+    assert not change.regressed and not change.improved
+    assert comparison.regressions == []
+    assert "changed" in "\n".join(terminal_lines(comparison))
+
+
+def test_a_lambda_rule_does_not_turn_a_drop_into_an_improvement() -> None:
+    before = numeric_run([0.9 + 0.001 * i for i in range(12)], rule="<lambda>")
+    after = numeric_run([0.7 + 0.001 * i for i in range(12)], rule="<lambda>")
+    (change,) = compare(after, before, name="b").scorers
+    assert not change.improved and change.better is None
+
+
+def test_non_finite_scores_are_left_out() -> None:
+    before = numeric_run([0.9] * 12, rule=">= 0.5")
+    after = numeric_run([0.8] * 11 + [float("nan")], rule=">= 0.5")
+    (change,) = compare(after, before, name="b").scorers
+    assert change.mean_after == pytest.approx(0.8)
+    assert change.paired == 11 and change.regressed
+
+
+def test_the_mean_is_the_quality_tables_mean_over_all_values() -> None:
+    before = [case("a", number(1.0)), case("b", number(0.0), number(0.0), number(0.0))]
+    (change,) = compare(before, before, name="b").scorers
+    assert change.mean_before == change.mean_after == 0.25  # not 0.5, the mean of case means
+
+
+def repeated_run(passes: dict[str, list[bool]], rule: str = "majority") -> tuple[list, list]:
+    cases, repeated = [], []
+    for case_id, runs in passes.items():
+        run_ids = [f"{case_id}-r{n + 1}" for n in range(len(runs))]
+        cases += [case(run, verdict(p)) for run, p in zip(run_ids, runs, strict=True)]
+        repeated.append(
+            RepeatedCase(
+                suite=SUITE,
+                case_id=case_id,
+                rule=rule,
+                runs=run_ids,
+                run_passed=runs,
+                passed=decide(rule, sum(runs), len(runs)),
+            )
+        )
+    return cases, repeated
+
+
+def test_the_runs_of_a_repeated_case_are_one_case_to_the_test() -> None:
+    # 4 cases x 5 runs; two cases go from always passing to always failing
+    before, before_repeated = repeated_run({f"q{i}": [True] * 5 for i in range(4)})
+    after, after_repeated = repeated_run(
+        {"q0": [False] * 5, "q1": [False] * 5, "q2": [True] * 5, "q3": [True] * 5}
+    )
+    comparison = compare(
+        after,
+        before,
+        name="b",
+        current_repeated=after_repeated,
+        baseline_repeated=before_repeated,
+    )
+    (change,) = comparison.scorers
+    assert (change.pass_rate_before, change.pass_rate_after) == (1.0, 0.5)  # per run
+    assert (change.shared, change.passed_to_failed) == (4, 2)  # per case: not 20 and 10
+    assert change.mcnemar_p == pytest.approx(0.5)
+    assert not change.regressed
+    assert [c.case_id for c in comparison.regressed_cases] == ["q0", "q1"]
+    assert comparison.new_cases == comparison.removed_cases == []
+
+
+def test_a_repeated_case_passes_by_its_rule() -> None:
+    before, before_repeated = repeated_run({f"q{i}": [True, True, True] for i in range(8)})
+    after, after_repeated = repeated_run(
+        {f"q{i}": [True, False, False] if i < 7 else [True, True, False] for i in range(8)}
+    )
+    (change,) = compare(
+        after, before, name="b", current_repeated=after_repeated, baseline_repeated=before_repeated
+    ).scorers
+    assert change.passed_to_failed == 7  # 1 of 3 runs is no majority
+    assert change.mcnemar_p == pytest.approx(2 / 2**7) and change.regressed

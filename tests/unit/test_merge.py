@@ -28,6 +28,7 @@ from pytest_genai.results import (
     Feedback,
     FeedbackError,
     PromptUse,
+    SpanRecord,
 )
 
 GATED = "t.py::test_gated"
@@ -621,3 +622,85 @@ def test_the_git_commit_is_kept_only_when_all_agree(
         for i, commit in enumerate(commits)
     ]
     assert merge(shards).run.git_commit == expected
+
+
+# -- review fixes: unscored tests, run numbers, newer reports ----------------------------------
+
+
+def test_a_crash_in_a_suite_another_shard_scored_becomes_a_case() -> None:
+    # shard b's cases of the gated suite all crashed before a score: in b's run they are not
+    # cases (its suite scored nothing there), but the merge finds the suite scored in a
+    spec = GateSpec(scorer="exact", threshold=0.7)
+    a = shard([case(GATED, f"c{i}", ok()) for i in range(5)], gates={GATED: [spec]})
+    crashed = [case(GATED, f"c{i}", outcome="error") for i in range(5, 8)]
+    b = shard([])
+    b.unscored = crashed
+    b.run.exit_status = 1
+    merged = merge([("a.json", a), ("b.json", b)])
+    assert [c.case_id for c in merged.cases] == [f"c{i}" for i in range(8)]
+    assert merged.unscored == []
+    (gate,) = merged.gates
+    assert (gate.cases, gate.value, gate.passed) == (8, 5 / 8, False)  # as one run decides it
+    assert merged.run.exit_status == 1
+
+
+def test_a_failed_test_outside_every_scored_suite_fails_the_merged_run() -> None:
+    a = shard([case(PLAIN, "x", ok())])
+    b = shard([])
+    b.unscored = [case("t.py::test_unrelated", "test_unrelated", outcome="failed")]
+    merged = merge([("a.json", a), ("b.json", b)])
+    assert [c.nodeid for c in merged.unscored] == ["t.py::test_unrelated[test_unrelated]"]
+    assert merged.totals.cases == 1  # not a case: no suite of it was scored
+    assert merged.run.exit_status == 1
+
+
+def test_an_unscored_test_in_two_shards_is_an_overlap() -> None:
+    a = shard([case(PLAIN, "x", ok()), case(PLAIN, "y", outcome="error")])
+    b = shard([])
+    b.unscored = [case(PLAIN, "y", outcome="error")]
+    with pytest.raises(MergeError, match=r"t.py::test_plain\[y\] \(in a.json and b.json\)"):
+        merge([("a.json", a), ("b.json", b)])
+
+
+def test_run_numbers_when_the_case_id_itself_looks_like_a_run() -> None:
+    ids = [f"item-r2-x-r{n}" for n in range(1, 12)]
+    cases = [case(REPEATED, run_id, ok(passed=n != 10)) for n, run_id in enumerate(ids, 1)]
+    single = decide_cases({REPEATED: "all"}, {}, cases)
+    assert single[0].runs == ids  # r1 ... r11 in number order
+    report = Report(
+        run=run_info(exit_status=1),
+        totals=totals(cases),
+        summaries=aggregate(cases),
+        repeated_cases=single,
+        cases=sorted(cases, key=lambda c: c.nodeid),
+    )
+    merged = merge([("a.json", report)])
+    assert merged.repeated_cases == single
+
+
+def test_a_newer_reports_added_fields_are_ignored(tmp_path: Path) -> None:
+    report = shard([case(PLAIN, "x", ok())])
+    report.cases[0].trace = [SpanRecord(name="answer", span_id="1")]
+    report.cases[0].prompts = [PromptUse(name="greeting", version=1, digest="d")]
+    data = json.loads(report.model_dump_json())
+    data["new_top"] = 1
+    data["cases"][0]["new_case_field"] = 1
+    data["cases"][0]["feedback"][0]["new_feedback_field"] = 1
+    data["cases"][0]["trace"][0]["new_span_field"] = 1
+    data["cases"][0]["prompts"][0]["new_prompt_field"] = 1
+    path = tmp_path / "newer.json"
+    path.write_text(json.dumps(data))
+    loaded = load_report(path)
+    assert loaded.cases[0].trace[0].name == "answer"
+    assert loaded.cases[0].feedback[0].passed is True
+    slim = load_report(path, slim=True)
+    assert slim.cases[0].trace == [] and slim.cases[0].feedback == loaded.cases[0].feedback
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises((MergeError, ReportFileError), match=r"deep\.json: not a report: nested"):
+        load_shards([path])
+    with pytest.raises(ReportFileError, match=r"deep\.json: not a report: nested"):
+        load_report(path)
