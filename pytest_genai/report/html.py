@@ -36,6 +36,7 @@ from pytest_genai.report.aggregate import (
     prompt_label,
 )
 from pytest_genai.report.baseline import BaselineComparison, ScorerChange
+from pytest_genai.report.baseline_view import verdict as verdict_of
 from pytest_genai.report.json_report import Report
 from pytest_genai.report.table import cost_text, money
 from pytest_genai.results import CaseResult
@@ -390,14 +391,10 @@ def _baseline(comparison: BaselineComparison) -> dict[str, Any]:
 
 
 def _change_row(c: ScorerChange) -> dict[str, str]:
-    if c.regressed:
-        verdict, badge = "regressed", "st-failed"
-    elif c.improved:
-        verdict, badge = "improved", "st-passed"
-    elif not c.shared:
-        verdict, badge = "no shared cases", "st-skipped"
-    else:
-        verdict, badge = "no significant change", "st-skipped"
+    verdict = verdict_of(c).lower()  # the terminal's words
+    badge = {"regressed": "st-failed", "improved": "st-passed", "changed": "st-info"}.get(
+        verdict, "st-skipped"
+    )
     interval = ""
     if c.mean_diff_low is not None and c.mean_diff_high is not None:
         interval = f"[{c.mean_diff_low:+.4g}, {c.mean_diff_high:+.4g}]"
