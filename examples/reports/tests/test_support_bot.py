@@ -15,9 +15,10 @@ QUESTIONS = [
 ]
 
 
-@scorer
+@scorer(threshold=0.3)
 def brevity(outputs):
-    """1 for a one-word answer, falling as answers get longer."""
+    """1 for a one-word answer, falling as answers get longer (higher is better: the
+    threshold says so to the baseline comparison)."""
     return round(1 / (1 + len(outputs.split()) / 5), 3)
 
 
