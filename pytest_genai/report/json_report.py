@@ -109,12 +109,16 @@ def load_report(path: Path, data: dict[str, Any] | None = None, slim: bool = Fal
     fields does not change the schema version). `slim` leaves out what a comparison does not
     need: each case's inputs, outputs, expectations and trace."""
     data = read_report_data(path) if data is None else _checked(path, data)
-    for key in ("cases", "unscored"):
-        cases = data.get(key)
-        if isinstance(cases, list):
-            data[key] = [_known_case(case, slim) for case in cases]
+    if slim:
+        _prune(data, slim)
     try:
-        return Report.model_validate(data)
+        try:
+            return Report.model_validate(data)
+        except ValidationError as exc:
+            if not any(error["type"] == "extra_forbidden" for error in exc.errors()):
+                raise
+            _prune(data, slim)  # a newer version's report: the fields it added, left out
+            return Report.model_validate(data)
     except RecursionError:
         raise ReportFileError(f"{path}: not a valid report: nested too deeply") from None
     except ValidationError as exc:
@@ -127,6 +131,13 @@ def load_report(path: Path, data: dict[str, Any] | None = None, slim: bool = Fal
 
 
 _SLIM_LEFT_OUT = frozenset({"inputs", "outputs", "expectations", "trace"})
+
+
+def _prune(data: dict[str, Any], slim: bool) -> None:
+    for key in ("cases", "unscored"):
+        cases = data.get(key)
+        if isinstance(cases, list):
+            data[key] = [_known_case(case, slim) for case in cases]
 
 
 def _known_case(case: Any, slim: bool) -> Any:
