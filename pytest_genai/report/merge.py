@@ -18,6 +18,7 @@ from pytest_genai.report.json_report import (
     ReportFileError,
     RunInfo,
     load_report,
+    paused_collection,
 )
 from pytest_genai.report.repeats import RepeatedCase, decide_cases
 from pytest_genai.results import CaseResult
@@ -34,8 +35,9 @@ def load_shards(paths: Sequence[Path]) -> list[tuple[str, Report]]:
     if not paths:
         raise MergeError("give at least one report to merge")
     raw: list[tuple[Path, dict[str, Any]]] = []
-    for path in paths:
-        raw.append((path, _raw_report(path)))
+    with paused_collection():
+        for path in paths:
+            raw.append((path, _raw_report(path)))
     versions = {str(path): data["schema_version"] for path, data in raw}
     if len(set(map(repr, versions.values()))) > 1:
         listed = ", ".join(f"{name} has version {v!r}" for name, v in versions.items())
