@@ -75,6 +75,11 @@ class ReportFileError(ValueError):
 
 def read_report_data(path: Path) -> dict[str, Any]:
     """A report file's JSON, checked to be a report of this schema version (not validated)."""
+    return _checked(path, read_report_json(path))
+
+
+def read_report_json(path: Path) -> dict[str, Any]:
+    """A report file's JSON object, of any schema version (not validated)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -87,16 +92,16 @@ def read_report_data(path: Path) -> dict[str, Any]:
         raise ReportFileError(f"{path}: not a report: nested too deeply") from None
     except ValueError as exc:
         raise ReportFileError(f"{path}: not JSON: {exc}") from None
-    return _checked(path, data)
-
-
-def _checked(path: Path, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ReportFileError(
             f"{path}: not a pytest-genai report (it has no schema_version); give a file "
             "written by --genai-report"
         )
-    version = data["schema_version"]
+    return data
+
+
+def _checked(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ReportFileError(
             f"{path}: report schema version {version!r}, but this pytest-genai reads version "

@@ -4,7 +4,6 @@ again over all the cases)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from pytest_genai.report.json_report import (
     RunInfo,
     load_report,
     paused_collection,
+    read_report_json,
 )
 from pytest_genai.report.repeats import RepeatedCase, decide_cases
 from pytest_genai.results import CaseResult
@@ -54,21 +54,9 @@ def load_shards(paths: Sequence[Path]) -> list[tuple[str, Report]]:
 def _raw_report(path: Path) -> dict[str, Any]:
     """The file's JSON, any schema version (compared across the shards before anything else)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MergeError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MergeError(f"{path}: cannot be read: {exc}") from None
-    except RecursionError:
-        raise MergeError(f"{path}: not a report: nested too deeply") from None
-    except ValueError as exc:
-        raise MergeError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise MergeError(
-            f"{path}: not a pytest-genai report (it has no schema_version); give files "
-            "written by --genai-report"
-        )
-    return data
+        return read_report_json(path)
+    except ReportFileError as exc:
+        raise MergeError(str(exc)) from None
 
 
 def merge(shards: Sequence[tuple[str, Report]]) -> Report:
