@@ -11,6 +11,14 @@ SECRET_FIELD = re.compile(
     r"token|secret|.*[-_]secret|password|passwd|cookie|set[-_]cookie)$"
 )
 """Names of mapping keys (headers, settings) whose values are masked whatever they hold."""
+
+
+def secret_key(name: str) -> bool:
+    """A key or attribute named like a credential, whole or in its last dotted part
+    (`api_key`, `llm.password`, `http.request.header.authorization`)."""
+    return bool(SECRET_FIELD.match(name) or SECRET_FIELD.match(name.rsplit(".", 1)[-1]))
+
+
 _PATTERNS = (
     # Authorization: Bearer xyz / api_key="xyz" / api-key: xyz
     re.compile(r"(?i)((?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}"),

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_genai.secrets import MASK, secret_key
 from pytest_genai.tracing import conventions as cv
 
 OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
@@ -56,10 +57,14 @@ def key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def clean_attributes(attributes: Mapping[str, Any] | None, redact: Any) -> dict[str, Any]:
-    """Attributes as they leave the process: text with secrets masked (spans of other
-    instrumentations were not cleaned when they were made)."""
+    """Attributes as they leave the process: text with secrets masked, and the whole value of
+    an attribute named like a credential (spans of other instrumentations were not cleaned when
+    they were made)."""
     cleaned: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
+        if secret_key(key):
+            cleaned[key] = MASK
+            continue
         if isinstance(value, str):
             value = redact(value)
         elif isinstance(value, (list, tuple)):

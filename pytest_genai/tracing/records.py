@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pytest_genai.results import SpanRecord, json_safe, valid_text
-from pytest_genai.secrets import MASK, SECRET_FIELD, Redactor
+from pytest_genai.secrets import MASK, Redactor, secret_key
 from pytest_genai.tracing import conventions as cv
 from pytest_genai.tracing.model import Trace
 
@@ -30,12 +30,6 @@ _SHOWN = frozenset(
 )
 
 
-def _secret(key: str) -> bool:
-    """An attribute named like a credential (`api_key`, `llm.password`,
-    `http.request.header.authorization`): its value is masked whatever it holds."""
-    return bool(SECRET_FIELD.match(key) or SECRET_FIELD.match(key.rsplit(".", 1)[-1]))
-
-
 def span_records(spans: Iterable[Any], max_chars: int) -> list[SpanRecord]:
     """The SDK's ended spans of one test, in start order, as records: times relative to the
     first span, texts cut to `max_chars` (attributes to `ATTRIBUTE_CHARS`), secrets masked."""
@@ -49,7 +43,7 @@ def span_records(spans: Iterable[Any], max_chars: int) -> list[SpanRecord]:
     records = []
     for span in kept:
         attributes = {
-            valid_text(key): MASK if _secret(key) else json_safe(value, ATTRIBUTE_CHARS, redact)
+            valid_text(key): MASK if secret_key(key) else json_safe(value, ATTRIBUTE_CHARS, redact)
             for key, value in span.attributes.items()
             if key not in _SHOWN
         }

@@ -352,3 +352,24 @@ def test_exported_spans_read_back_as_a_trace(app: Provider) -> None:
     assert call.error == "ValueError: bad reply"
     assert call.attributes["test.nodeid"] == EXTRA["test.nodeid"]
     assert (agent.start_ns, agent.end_ns, agent.status) == (1_000, 2_000, "OK")
+
+
+def test_credential_named_attributes_are_masked_whatever_they_hold() -> None:
+    from pytest_genai.secrets import Redactor
+    from pytest_genai.tracing.export import clean_attributes
+
+    cleaned = clean_attributes(
+        {
+            "api_key": "plainvalue12345678",
+            "llm.password": "hunter2hunter2",
+            "http.request.header.authorization": ["Basic abc"],
+            "gen_ai.request.model": "gpt-4o-mini",
+        },
+        Redactor({}),
+    )
+    assert cleaned == {
+        "api_key": "***",
+        "llm.password": "***",
+        "http.request.header.authorization": "***",
+        "gen_ai.request.model": "gpt-4o-mini",
+    }
