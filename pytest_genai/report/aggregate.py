@@ -128,7 +128,7 @@ def statistics(values: list[float], names: Iterable[str]) -> dict[str, float]:
     return {name: round(available[name](), 6) for name in names if name in available}
 
 
-def _case_status(feedback: list[Feedback]) -> CaseStatus:
+def case_status(feedback: list[Feedback]) -> CaseStatus:
     """One case's status for one scorer: any error wins, then any failure."""
     statuses = {f.status for f in feedback}
     for status in ("error", "failed", "passed"):
@@ -137,7 +137,7 @@ def _case_status(feedback: list[Feedback]) -> CaseStatus:
     return "info"
 
 
-def _numeric(feedback: list[Feedback]) -> list[float]:
+def numeric_values(feedback: list[Feedback]) -> list[float]:
     """The numeric values (not booleans; NaN and infinities are no value to average)."""
     return [
         float(f.value)
@@ -159,12 +159,12 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
     by_suite: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for case in cases:
         by_suite[(case.suite, prompt_label(case))].append(case)
-    _merge_unsplit(by_suite)
+    merge_unsplit(by_suite)
 
     summaries: list[ScorerSummary] = []
     for suite, prompts in sorted(by_suite, key=_natural):
         suite_cases = by_suite[(suite, prompts)]
-        per_case = [_by_name(case.feedback) for case in suite_cases]
+        per_case = [by_scorer(case.feedback) for case in suite_cases]
         names = sorted({name for found in per_case for name in found}) or [NO_SCORER]
         for name in names:
             counts = dict.fromkeys(("passed", "failed", "error", "skipped", "info"), 0)
@@ -178,8 +178,8 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
                 if case.outcome == "skipped":
                     counts["skipped"] += 1  # whatever it recorded before skipping
                 elif mine:
-                    counts[_case_status(mine)] += 1
-                    values.extend(_numeric(mine))
+                    counts[case_status(mine)] += 1
+                    values.extend(numeric_values(mine))
                     aggregations = next(
                         (list(f.aggregations) for f in mine if f.aggregations), aggregations
                     )
@@ -214,7 +214,7 @@ def aggregate(cases: Iterable[CaseResult]) -> list[ScorerSummary]:
     return summaries
 
 
-def _merge_unsplit(groups: dict[tuple[str, str], list[CaseResult]]) -> None:
+def merge_unsplit(groups: dict[tuple[str, str], list[CaseResult]]) -> None:
     """Rows are split by prompt versions only where a suite's cases used different ones: a
     suite whose cases used one version (some through a shared fixture, recorded on the test
     that ran first) stays one row, labelled with it."""
@@ -231,7 +231,12 @@ def _merge_unsplit(groups: dict[tuple[str, str], list[CaseResult]]) -> None:
 def _natural(key: tuple[str, str]) -> tuple[object, ...]:
     """Suite, then prompt versions in number order (`v2` before `v10`)."""
     suite, prompts = key
-    return (suite, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", prompts)])
+    return (suite, natural_key(prompts))
+
+
+def natural_key(text: str) -> list[object]:
+    """A sort key with the numbers in number order: `greeting v2` before `greeting v10`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def prompt_label(case: CaseResult) -> str:
@@ -244,7 +249,8 @@ def prompt_label(case: CaseResult) -> str:
     return ", ".join(labels)
 
 
-def _by_name(feedback: list[Feedback]) -> dict[str, list[Feedback]]:
+def by_scorer(feedback: list[Feedback]) -> dict[str, list[Feedback]]:
+    """A case's feedback grouped by scorer name, in order of first appearance."""
     grouped: dict[str, list[Feedback]] = {}
     for f in feedback:
         grouped.setdefault(f.name, []).append(f)

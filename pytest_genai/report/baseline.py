@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pytest_genai.report.aggregate import _by_name, _case_status, _numeric
+from pytest_genai.report.aggregate import by_scorer, case_status, numeric_values
 from pytest_genai.report.repeats import RepeatedCase, decide
 from pytest_genai.results import CaseResult, Feedback
 
@@ -72,10 +72,6 @@ class ScorerChange(BaseModel):
     """A significant drop of the pass rate or of the mean."""
     improved: bool = False
     """A significant rise, and no significant drop."""
-
-    @property
-    def label(self) -> str:
-        return f"{self.suite} {self.scorer}"
 
     def describe(self) -> str:
         """`pass rate 90.0% -> 60.0% (-30.0 pts, McNemar p=0.031, 6 of 20 shared cases now
@@ -220,7 +216,7 @@ class _Side:
                 rules[base] = rule
             if case.outcome == "skipped":
                 continue
-            found = _by_name(case.feedback)
+            found = by_scorer(case.feedback)
             suite_scorers[case.suite].update(found)
             found_by_case.append((case, found))
         for case, found in found_by_case:
@@ -229,9 +225,9 @@ class _Side:
                 key = (case.suite, name)
                 mine = found.get(name)
                 if mine:
-                    status = _case_status(mine)
+                    status = case_status(mine)
                     self.directions[key].update(direction(f.pass_rule) for f in mine)
-                    values = _numeric(mine)
+                    values = numeric_values(mine)
                     if values:
                         self.values[key].extend(values)
                         case_values[key].setdefault(base, []).extend(values)

@@ -29,10 +29,11 @@ from pytest_genai.files import write_atomic
 from pytest_genai.report.aggregate import (
     NO_SCORER,
     ScorerSummary,
-    _by_name,
-    _case_status,
-    _merge_unsplit,
-    _numeric,
+    by_scorer,
+    case_status,
+    merge_unsplit,
+    natural_key,
+    numeric_values,
     prompt_label,
 )
 from pytest_genai.report.baseline import BaselineComparison, ScorerChange
@@ -97,7 +98,7 @@ def render_html(report: Report) -> str:
         baseline=_baseline(report.baseline) if report.baseline is not None else None,
         suites=sorted({c.suite for c in report.cases}),
         scorers=sorted(index.scorers),
-        prompts=sorted(index.prompts, key=_natural),
+        prompts=sorted(index.prompts, key=natural_key),
         unprompted=index.unprompted,
         data=Markup(_data_json(report.cases, index.verdicts)),
     )
@@ -119,11 +120,6 @@ def _template() -> Template:
 def _breakable(text: str) -> Markup:
     """`text` escaped, with line-break opportunities after `::`, `/` and `[` (node ids)."""
     return Markup(_BREAK_AFTER.sub(r"\1<wbr>", escape(text)))
-
-
-def _natural(text: str) -> list[Any]:
-    """Numbers in number order: `greeting v2` before `greeting v10`."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _sha256(text: str) -> str:
@@ -150,10 +146,10 @@ class _Index:
             groups[(case.suite, prompt_label(case))].append(case)
             self.prompts.update(p.label for p in case.prompts)
             self.unprompted = self.unprompted or not case.prompts
-        _merge_unsplit(groups)
+        merge_unsplit(groups)
         position = {id(case): i for i, case in enumerate(cases)}
         for (suite, label), members in groups.items():
-            found = [_by_name(case.feedback) for case in members]
+            found = [by_scorer(case.feedback) for case in members]
             names = sorted({name for named in found for name in named}) or [NO_SCORER]
             self.scorers.update(names)
             for case, named in zip(members, found, strict=True):
@@ -163,8 +159,8 @@ class _Index:
                     if case.outcome == "skipped":
                         statuses[name] = "skipped"
                     elif mine:
-                        statuses[name] = _case_status(mine)
-                        self.values[(suite, label, name)].extend(_numeric(mine))
+                        statuses[name] = case_status(mine)
+                        self.values[(suite, label, name)].extend(numeric_values(mine))
                     elif case.outcome in ("failed", "error"):
                         statuses[name] = "error"
 

@@ -4,7 +4,6 @@ again over all the cases)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from pytest_genai.report.json_report import (
     paused_collection,
     read_report_json,
 )
-from pytest_genai.report.repeats import RepeatedCase, decide_cases
+from pytest_genai.report.repeats import RepeatedCase, decide_cases, run_number
 from pytest_genai.results import CaseResult
 
 SHOWN_OVERLAPS = 5
@@ -135,20 +134,9 @@ def _repeated(shards: Sequence[tuple[str, Report]], cases: list[CaseResult]) -> 
             for index, run_id in enumerate(repeated.runs):
                 runs[f"{repeated.suite}[{run_id}]"] = (
                     repeated.case_id,
-                    _run_number(run_id, repeated.case_id, index + 1),
+                    run_number(run_id, repeated.case_id, index + 1),
                 )
     return decide_cases(rules, runs, cases) if rules else []
-
-
-_RUN_NUMBER = re.compile(r"-r(\d+)(?=-|$)")
-
-
-def _run_number(run_id: str, case_id: str, default: int) -> int:
-    """The N of the `-rN` whose removal leaves the case id (`item-r2-x-r10` of `item-r2-x`)."""
-    for match in _RUN_NUMBER.finditer(run_id):
-        if run_id[: match.start()] + run_id[match.end() :] == case_id:
-            return int(match.group(1))
-    return default
 
 
 def _fails_the_run(case: CaseResult, decided: set[str]) -> bool:

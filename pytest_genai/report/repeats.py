@@ -87,9 +87,21 @@ class RepeatedCase(BaseModel):
         )
 
 
+_RUN_NUMBER = re.compile(r"-r(\d+)(?=-|$)")
+"""A run's `-rN` in its id: at the end, or before other parameters (`paris-r1-bad`)."""
+
+
 def _run_label(run_id: str) -> str:
-    match = re.search(r"-r(\d+)(?:-|$)", run_id)
+    match = _RUN_NUMBER.search(run_id)
     return f"r{match.group(1)}" if match is not None else run_id
+
+
+def run_number(run_id: str, case_id: str, default: int) -> int:
+    """The N of the `-rN` whose removal leaves the case id (`item-r2-x-r10` of `item-r2-x`)."""
+    for match in _RUN_NUMBER.finditer(run_id):
+        if run_id[: match.start()] + run_id[match.end() :] == case_id:
+            return int(match.group(1))
+    return default
 
 
 def decide_cases(
