@@ -75,7 +75,6 @@ class GenaiSession:
         """Deferred judging: cases whose judge gave no verdict after their test passed."""
         self._lock = threading.Lock()
         self._aggregates: tuple[list[ScorerSummary], Totals] | None = None
-        self.report_error: str | None = None
         self.written: list[Path] = []
         """The report files written at the end of the run."""
         self.problems: list[str] = []
@@ -495,10 +494,11 @@ class GenaiSession:
     # -- output ----------------------------------------------------------------------------------
 
     def finish(self, exitstatus: int) -> bool:
-        """At session end on the controller: JUnit suite properties, JSON report, step summary.
+        """At session end on the controller: JUnit suite properties, the JSON and HTML
+        reports, step summary.
 
-        Returns False when the JSON report could not be written (the reason is kept in
-        `report_error` for the terminal).
+        Returns False when a report could not be written (the reason is among `problems`, for
+        the terminal).
         """
         if self.is_worker:
             return True
@@ -522,8 +522,8 @@ class GenaiSession:
 
                         write_html(path, report)
                 except Exception as exc:  # a full disk, or a value no report can hold
-                    self.report_error = f"could not write {path}: {type(exc).__name__}: {exc}"
-                    self.problems.append(f"genai report: {self.report_error}")
+                    why = f"{type(exc).__name__}: {exc}"
+                    self.problems.append(f"genai report: could not write {path}: {why}")
                     written = False
                 else:
                     self.written.append(path)
